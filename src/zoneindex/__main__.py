@@ -1,0 +1,5 @@
+import sys
+
+from zoneindex.cli import main
+
+sys.exit(main())

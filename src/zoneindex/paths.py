@@ -1,0 +1,60 @@
+"""Every path the project uses, built from one root (cookiecutter-data-science's config module).
+
+Inputs (``seeds/``, ``data/raw/``, ``notebooks/``) always come from the project root. Outputs
+(``data/processed``, ``figures``, ``reports``) go under an *out-root*, which is the project root unless
+``--out-root`` or the environment variable ``ZONEINDEX_OUT_ROOT`` says otherwise; tests use a temporary
+out-root so that they never touch the outputs of a real run.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(os.environ.get("ZONEINDEX_ROOT") or Path(__file__).resolve().parents[2])
+SEEDS = PROJECT_ROOT / "seeds"
+RAW = PROJECT_ROOT / "data" / "raw"
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+OUT_ROOT_ENV = "ZONEINDEX_OUT_ROOT"
+
+
+def default_out_root() -> Path:
+    return Path(os.environ.get(OUT_ROOT_ENV) or PROJECT_ROOT)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Output folders of one edition (study, year) below an out-root."""
+
+    out_root: Path
+    study: str
+    year: int
+
+    @property
+    def processed(self) -> Path:
+        return self.out_root / "data" / "processed" / self.study / str(self.year)
+
+    @property
+    def figures(self) -> Path:
+        return self.out_root / "figures" / self.study / str(self.year)
+
+    @property
+    def reports(self) -> Path:
+        return self.out_root / "reports" / self.study / str(self.year)
+
+    @property
+    def notebooks(self) -> Path:
+        return self.reports / "notebooks"
+
+    def folders(self) -> tuple[Path, Path, Path]:
+        return self.processed, self.figures, self.reports
+
+    def make(self) -> "RunPaths":
+        for folder in (self.processed, self.figures, self.notebooks):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def run_paths(study: str, year: int, out_root: Path | str | None = None) -> RunPaths:
+    root = Path(out_root) if out_root else default_out_root()
+    return RunPaths(root.resolve(), study, int(year))

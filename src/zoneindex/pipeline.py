@@ -1,0 +1,192 @@
+"""The pipeline: a run context shared by the notebooks, and the runner that executes them in order.
+
+``zoneindex run`` executes the five notebooks with papermill into a staging folder, builds the
+methodology write-up and the run manifest there, and only when everything succeeded swaps the staged
+folders in place of the previous edition's outputs. A failed run leaves the last good outputs as they were.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from zoneindex import paths
+from zoneindex.errors import InputError
+from zoneindex.framework import Study, available_studies, load_study
+from zoneindex.provenance import sha256_file
+
+STAGES = ("01_ingest", "02_clean", "03_score", "04_validate", "05_visualize")
+PACKAGES = ("zoneindex", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "papermill", "nbconvert",
+            "nbformat", "pyyaml", "latex2mathml")
+CSV_OPTIONS = {"index": False, "lineterminator": "\n"}
+
+
+@dataclass
+class RunContext:
+    """What a notebook needs: the validated study, the edition year and where to read and write."""
+
+    study: Study
+    year: int
+    out: paths.RunPaths
+    lang: str = "en"
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def years(self) -> range:
+        return range(self.study.first_year, self.year + 1)
+
+    def table_path(self, name: str) -> Path:
+        return self.out.processed / f"{name}.csv"
+
+    def write(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a stage table as CSV (stable row order, full double precision, LF line ends)."""
+        path = self.table_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, **CSV_OPTIONS)
+        return path
+
+    def read(self, name: str) -> pd.DataFrame:
+        path = self.table_path(name)
+        if not path.exists():
+            raise InputError(f"stage table {name}.csv is missing: run the earlier notebooks first", file=path)
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        for column in ("flag", "source", "parent", "unit", "note"):
+            if column in frame:
+                frame[column] = frame[column].fillna("").astype(str)
+        return frame
+
+
+def open_run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en") -> RunContext:
+    """Validate notebook parameters and load the study; every notebook starts with this call."""
+    if study not in available_studies():
+        raise InputError("unknown study", column="study", value=study, expected=f"one of {available_studies()}")
+    definition = load_study(study)
+    year = definition.last_year if year in (None, "", 0, "0", "latest") else int(year)
+    if not definition.first_year <= year:
+        raise InputError("edition year before the study's first year", column="year", value=year,
+                         expected=f">= {definition.first_year}")
+    if definition.base_year is not None and year < definition.base_year:
+        raise InputError("edition year before the base year", column="year", value=year,
+                         expected=f">= {definition.base_year}")
+    if lang not in ("en", "zh"):
+        raise InputError("unknown language", column="lang", value=lang, expected="en or zh")
+    return RunContext(definition, year, paths.run_paths(study, year, out_root or None).make(), lang)
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.PROJECT_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.PROJECT_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("+uncommitted-changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def input_files(study: Study) -> list[Path]:
+    """Every file that determines the numbers: study definition, raw data with records, notebooks."""
+    files = sorted(study.folder.rglob("*")) + sorted(study.raw_folder.glob("*"))
+    files += [paths.NOTEBOOKS / f"{stage}.ipynb" for stage in STAGES]
+    return [f for f in files if f.is_file()]
+
+
+def manifest(ctx: RunContext, parameters: dict, timings: dict, staged: paths.RunPaths) -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    outputs = sorted(p for folder in staged.folders() for p in folder.rglob("*") if p.is_file())
+    return {
+        "study": ctx.study.name, "edition": ctx.year, "parameters": parameters,
+        "base_year": ctx.study.base_year, "years": [ctx.years.start, ctx.years.stop - 1],
+        "methods": ctx.study.methods, "seed": ctx.study.seed, "illustrative_inputs": ctx.study.illustrative,
+        "git_commit": git_commit(), "python": platform.python_version(), "packages": versions,
+        "inputs": {str(p.relative_to(paths.PROJECT_ROOT)): sha256_file(p) for p in input_files(ctx.study)},
+        "outputs": {str(p.relative_to(staged.out_root)): sha256_file(p) for p in outputs
+                    if p.name != "manifest.json"},
+        "timings_seconds": timings,
+    }
+
+
+def swap_in(staged: paths.RunPaths, final: paths.RunPaths) -> None:
+    """Replace the final output folders with the staged ones, keeping the old until the new is in place."""
+    for new, old in zip(staged.folders(), final.folders()):
+        old.parent.mkdir(parents=True, exist_ok=True)
+        backup = old.with_name(old.name + ".previous")
+        if backup.exists():
+            shutil.rmtree(backup)
+        if old.exists():
+            old.rename(backup)
+        new.rename(old)
+        if backup.exists():
+            shutil.rmtree(backup)
+
+
+def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress: bool, timings: dict) -> None:
+    import papermill as pm
+    from tqdm.auto import tqdm
+
+    bar = tqdm(stages, desc="stages", unit="notebook", disable=not progress)
+    for stage in bar:
+        bar.set_postfix_str(stage)
+        started = time.perf_counter()
+        try:
+            pm.execute_notebook(paths.NOTEBOOKS / f"{stage}.ipynb", staged.notebooks / f"{stage}.ipynb",
+                                parameters=parameters, kernel_name="python3", cwd=str(paths.NOTEBOOKS),
+                                progress_bar={"desc": stage, "leave": False} if progress else False,
+                                request_save_on_cell_execute=False, execution_timeout=1800)
+        except pm.PapermillExecutionError as error:
+            raise RuntimeError(f"notebook {stage} failed at cell {error.cell_index} ({error.ename}): "
+                               f"{error.evalue}\nthe failed notebook is {staged.notebooks / f'{stage}.ipynb'}; "
+                               "the outputs of the last good run were left untouched") from None
+        timings[stage] = round(time.perf_counter() - started, 3)
+
+
+def run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en",
+        progress: bool = True) -> paths.RunPaths:
+    """Run the whole edition and return where its outputs are."""
+    started = time.perf_counter()
+    final_ctx = open_run(study, year, out_root, lang)
+    final = final_ctx.out
+    staging_root = final.out_root / ".staging" / f"{study}-{final_ctx.year}-{os.getpid()}"
+    if staging_root.exists():
+        shutil.rmtree(staging_root)
+    staged = paths.run_paths(study, final_ctx.year, staging_root).make()
+    parameters = {"study": study, "year": final_ctx.year, "out_root": str(staging_root), "lang": lang}
+    timings: dict = {}
+    try:
+        execute_notebooks(STAGES, parameters, staged, progress, timings)
+        from zoneindex.report import build_methodology_html
+        report_started = time.perf_counter()
+        build_methodology_html([staged.notebooks / f"{s}.ipynb" for s in STAGES],
+                               staged.reports / "methodology.html", title=final_ctx.study.title[lang],
+                               lang=lang, banner=illustrative_banner(final_ctx.study, lang))
+        timings["methodology_html"] = round(time.perf_counter() - report_started, 3)
+        timings["total"] = round(time.perf_counter() - started, 3)
+        public_parameters = {**parameters, "out_root": str(final.out_root)}
+        record = manifest(final_ctx, public_parameters, timings, staged)
+        (staged.processed / "manifest.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
+                                                        encoding="utf-8")
+        swap_in(staged, final)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+        if staging_root.parent.exists() and not any(staging_root.parent.iterdir()):
+            staging_root.parent.rmdir()
+    return final
+
+
+def illustrative_banner(study: Study, lang: str) -> str | None:
+    if not study.illustrative:
+        return None
+    return study.config.get("illustrative_notice", {}).get(lang)

@@ -1,0 +1,135 @@
+"""Score: normalise, weight and aggregate the clean indicators, and decompose the change since the base.
+
+The result tables are long and tidy:
+``scores``  entity, year, code, level, value, illustrative (level 1 = normalised indicator, top = index)
+``contributions``  entity, year, code, level, parent, change, to_parent, to_index (base-year studies)
+``weights``  code, level, parent, weight, relative_weight, effective_weight
+``illustrative`` is True where any illustrative (generated) input value reaches the number, including
+through the base-year value it is compared with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from zoneindex import aggregate, normalise as normalisation
+from zoneindex.aggregate import Aggregation
+from zoneindex.clean import to_wide
+from zoneindex.framework import Framework, Study
+from zoneindex.normalise import base_rows, normalise
+from zoneindex.weight import nominal_weights, weights_table
+
+
+@dataclass
+class ScoreResult:
+    scores: pd.DataFrame
+    contributions: pd.DataFrame | None
+    weights: pd.DataFrame
+    wide: pd.DataFrame
+
+
+def illustrative_reach(flags: pd.DataFrame, framework: Framework, base_year: int | None) -> pd.DataFrame:
+    """Which node values an illustrative input reaches (rows = entity-year, columns = every node)."""
+    reach = flags.astype(bool)
+    if base_year is not None:
+        reach = reach | base_rows(reach, base_year).fillna(False).astype(bool)
+    out = {code: reach[code] for code in framework.indicators}
+    for code in framework.codes:
+        if code in out:
+            continue
+        leaves = [c for c in framework.indicators if code in framework.ancestors(c)]
+        out[code] = reach[leaves].any(axis=1)
+    return pd.DataFrame(out, index=flags.index)[framework.codes]
+
+
+def to_long(wide: pd.DataFrame, framework: Framework, reach: pd.DataFrame) -> pd.DataFrame:
+    long = wide.stack(future_stack=True).rename("value").reset_index().rename(columns={"level_2": "code"})
+    long.columns = ["entity", "year", "code", "value"]
+    long.insert(3, "level", long["code"].map(framework.table["level"]).astype(int))
+    long["illustrative"] = reach.stack(future_stack=True).to_numpy()
+    return long
+
+
+def score(study: Study, clean: pd.DataFrame) -> ScoreResult:
+    fw, methods = study.framework, study.methods
+    matrix = to_wide(clean, fw)
+    norm_spec = dict(methods["normalisation"])
+    normalised = normalise(matrix, fw, study.base_year, norm_spec.pop("method"), **norm_spec)
+    weight_spec = dict(methods["weights"])
+    nominal = nominal_weights(fw, weight_spec.pop("method"), normalised)
+    aggregation = Aggregation(fw, methods["aggregation"], nominal, study.base_year, bool(methods.get("rebase")))
+    wide = aggregation.run(normalised)
+    flags = (clean.assign(illustrative=clean["flag"].str.contains("illustrative"))
+             .pivot(index=["entity", "year"], columns="indicator", values="illustrative")
+             .reindex(index=wide.index, columns=fw.indicators).fillna(False))
+    reach = illustrative_reach(flags, fw, study.base_year)
+    scores = to_long(wide, fw, reach)
+    contributions = None
+    if study.base_year is not None:
+        contributions = aggregation.contributions(wide)
+        contributions["illustrative"] = reach.stack(future_stack=True).reindex(
+            pd.MultiIndex.from_frame(contributions[["entity", "year", "code"]])).to_numpy()
+    return ScoreResult(scores, contributions, weights_table(fw, nominal), wide)
+
+
+def sorted_for_output(frame: pd.DataFrame, framework: Framework) -> pd.DataFrame:
+    """Stable row order for files: entity, year, then the framework's own node order."""
+    order = {code: i for i, code in enumerate(framework.codes)}
+    key = frame["code"].map(order)
+    return frame.assign(_order=key).sort_values(["entity", "year", "_order"]).drop(columns="_order") \
+        .reset_index(drop=True)
+
+
+def describe_methods(study: Study) -> str:
+    """Markdown with the formulas of exactly the method choices this study makes (for the notebooks)."""
+    methods, fw = study.methods, study.framework
+    norm = dict(methods["normalisation"])
+    name = norm.pop("method")
+    options = ", ".join(f"{k} = {v}" for k, v in norm.items())
+    parts = [f"**Normalisation: `{name}`**" + (f" ({options})" if options else "") + ". "
+             + normalisation.FORMULAS[name],
+             f"**Weights: `{methods['weights']['method']}`.** Within each group the weights are rescaled to "
+             r"$\tilde w_j = w_j / \sum_{i \in k} w_i$; a child with no value is left out and the others are "
+             f"re-weighted, and a node needs at least {float(methods['aggregation'].get('min_availability', 0.5)):.0%}"
+             " of its children to get a value."]
+    for level in range(2, fw.max_level + 1):
+        method, p = aggregate.method_for_level(methods["aggregation"], level)
+        nodes = ", ".join(fw.name(c) for c in fw.level_codes(level)[:6])
+        more = " …" if len(fw.level_codes(level)) > 6 else ""
+        exponent = f" with $p = {p}$" if method == "generalised" else ""
+        parts.append(f"**Level {level} ({nodes}{more}): `{method}` mean{exponent}.** "
+                     + aggregate.FORMULAS[method])
+    if methods.get("rebase") and study.base_year is not None:
+        parts.append("**Rebasing.** " + aggregate.REBASE_FORMULA)
+    if study.base_year is not None:
+        parts.append("**Contributions.** " + aggregate.DECOMPOSITION_FORMULA)
+    return "\n\n".join(parts)
+
+
+
+
+
+def headline_table(scores: pd.DataFrame, study: Study, focus: str | None = None, lang: str = "en") -> pd.DataFrame:
+    """The index and its dimensions: by year for one entity, or the latest year's top entities."""
+    fw = study.framework
+    top_levels = scores[scores["level"] >= max(fw.max_level - 1, 2)]
+    names = fw.labels(lang)
+    if scores["entity"].nunique() == 1 or focus is not None:
+        entity = focus or scores["entity"].iloc[0]
+        table = top_levels[top_levels["entity"] == entity].pivot(index="year", columns="code", values="value")
+        return table[[c for c in fw.codes if c in table]].rename(columns=names)
+    latest = top_levels[top_levels["year"] == top_levels["year"].max()]
+    table = latest.pivot(index="entity", columns="code", values="value")
+    return table[[c for c in fw.codes if c in table]].sort_values(fw.root, ascending=False).rename(columns=names)
+
+
+def contribution_table(contributions: pd.DataFrame, study: Study, year: int, lang: str = "en") -> pd.DataFrame:
+    """Each dimension's and sub-area's change since the base year and its points of the index change."""
+    fw = study.framework
+    rows = contributions[(contributions["year"] == year) & (contributions["level"] >= 2)]
+    index_change = rows.loc[rows["code"] == fw.root, "change"].sum()
+    table = rows.assign(name=rows["code"].map(fw.labels(lang)),
+                        share_of_index_change=rows["to_index"] / index_change if index_change else float("nan"))
+    return table[["entity", "code", "name", "level", "change", "to_index", "share_of_index_change"]] \
+        .sort_values(["entity", "level"], ascending=[True, False]).reset_index(drop=True)

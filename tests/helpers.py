@@ -1,0 +1,32 @@
+"""Small frameworks and panels built in memory, for tests that need exact hand-checkable numbers."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from zoneindex.framework import Framework
+
+
+def tree(dimensions: list[list[float]], directions: list[int] | None = None,
+         dimension_weights: list[float] | None = None) -> Framework:
+    """Index 'I' over dimensions 'D0'…, each over indicators 'x0_0'…; weights as given."""
+    rows = [dict(code="I", level=3, parent="", type="Aggregate", name_en="Index", name_zh="指数", unit="",
+                 direction=np.nan, weight=1.0)]
+    k = 0
+    for d, weights in enumerate(dimensions):
+        rows.append(dict(code=f"D{d}", level=2, parent="I", type="Aggregate", name_en=f"Dim {d}",
+                         name_zh=f"维度{d}", unit="", direction=np.nan,
+                         weight=(dimension_weights or [1.0] * len(dimensions))[d]))
+        for i, w in enumerate(weights):
+            direction = (directions or [1] * 1000)[k]
+            rows.append(dict(code=f"x{d}_{i}", level=1, parent=f"D{d}", type="Indicator", name_en=f"x{d}_{i}",
+                             name_zh=f"指标{d}{i}", unit="count", direction=direction, weight=w))
+            k += 1
+    return Framework.from_table(pd.DataFrame(rows))
+
+
+def panel(framework: Framework, values: np.ndarray, years: list[int], entities: list[str] | None = None) -> pd.DataFrame:
+    """Wide matrix (rows = entity-year, columns = indicators) from an array (entities·years × indicators)."""
+    entities = entities or ["Z"]
+    index = pd.MultiIndex.from_product([entities, years], names=["entity", "year"])
+    return pd.DataFrame(values, index=index, columns=framework.indicators)

@@ -1,0 +1,128 @@
+"""Normalisation, aggregation and the decomposition of change: hand-worked numbers and invariants."""
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from zoneindex.aggregate import Aggregation, power_mean
+from zoneindex.errors import InputError
+from zoneindex.normalise import normalise
+from tests.helpers import panel, tree
+
+YEARS = [2017, 2018, 2019, 2020]
+ARITHMETIC = {"method": "arithmetic", "min_availability": 0.5}
+
+
+def test_ratio_to_base_by_hand():
+    fw = tree([[1, 1]], directions=[1, -1])
+    x = panel(fw, np.array([[10.0, 4.0], [20.0, 8.0], [30.0, 2.0], [5.0, 16.0]]), YEARS)
+    r = normalise(x, fw, 2018, "ratio_to_base")
+    assert r["x0_0"].tolist() == [50.0, 100.0, 150.0, 25.0]
+    assert r["x0_1"].tolist() == [200.0, 100.0, 400.0, 50.0]  # lower is better: 100·x_b/x_t
+
+
+def test_ratio_to_base_refuses_a_zero_base_unless_told_to_offset():
+    fw = tree([[1]])
+    x = panel(fw, np.array([[1.0], [0.0], [2.0], [3.0]]), YEARS)
+    with pytest.raises(InputError, match="x0_0"):
+        normalise(x, fw, 2018, "ratio_to_base")
+    shifted = normalise(x, fw, 2018, "ratio_to_base", zero_base="offset", offset=1.0)
+    assert shifted["x0_0"].tolist() == [200.0, 100.0, 300.0, 400.0]
+
+
+def test_goalposts_with_cap_and_log_by_hand():
+    fw = tree([[1, 1]])
+    fw.table["goalpost_lo"] = [np.nan, np.nan, 20.0, 100.0]
+    fw.table["goalpost_hi"] = [np.nan, np.nan, 85.0, 75000.0]
+    fw.table["transform"] = ["", "", "", "log"]
+    x = panel(fw, np.array([[52.5, 100000.0], [10.0, 1000.0]]), [2020, 2021])
+    s = normalise(x, fw, None, "goalposts", scale=(0, 1))
+    assert s["x0_0"].tolist() == [0.5, 0.0]  # (52.5-20)/65, and 10 is capped at 20
+    assert s["x0_1"].tolist()[0] == 1.0  # capped at 75 000
+    assert s["x0_1"].tolist()[1] == pytest.approx((np.log(1000) - np.log(100)) / (np.log(75000) - np.log(100)))
+
+
+def test_minmax_and_zscore_respect_direction():
+    fw = tree([[1, 1]], directions=[1, -1])
+    x = panel(fw, np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [5.0, 5.0]]), YEARS)
+    m = normalise(x, fw, None, "minmax", scale=(0, 100))
+    assert m["x0_0"].tolist() == [0.0, 25.0, 50.0, 100.0]
+    assert m["x0_1"].tolist() == [100.0, 75.0, 50.0, 0.0]
+    z = normalise(x, fw, None, "zscore")
+    assert z["x0_0"].mean() == pytest.approx(0) and z["x0_0"].std(ddof=1) == pytest.approx(1)
+    assert np.allclose(z["x0_1"], -z["x0_0"])
+
+
+def test_power_means_by_hand_and_missing_children_reweighted():
+    values = np.array([[4.0, 16.0], [4.0, np.nan]])
+    weights = np.array([1.0, 3.0])
+    assert power_mean(values, weights, 1.0).tolist() == [13.0, 4.0]
+    assert power_mean(values[:1], weights, None)[0] == pytest.approx(4 ** 0.25 * 16 ** 0.75)
+    assert power_mean(values[:1], weights, -1.0)[0] == pytest.approx(1 / (0.25 / 4 + 0.75 / 16))
+
+
+def test_min_availability_leaves_thin_aggregates_missing():
+    fw = tree([[1, 1, 1]])
+    x = panel(fw, np.array([[1.0, np.nan, np.nan], [1.0, 2.0, np.nan]]), [2020, 2021])
+    strict = Aggregation(fw, {"method": "arithmetic", "min_availability": 0.6}, None, None, False).run(x)
+    assert np.isnan(strict.loc[("Z", 2020), "D0"]) and strict.loc[("Z", 2021), "D0"] == 1.5
+
+
+def test_geometric_refuses_zero_with_a_clear_message():
+    fw = tree([[1, 1]])
+    x = panel(fw, np.array([[0.0, 2.0]]), [2020])
+    with pytest.raises(InputError, match="geometric aggregation of 'D0' needs positive values"):
+        Aggregation(fw, {"method": "geometric"}, None, None, False).run(x)
+
+
+def _score(fw, raw, method, base=2018):
+    normalised = normalise(raw, fw, base, "ratio_to_base")
+    aggregation = Aggregation(fw, {"method": method, "min_availability": 0.5}, None, base, rebase=True)
+    scores = aggregation.run(normalised)
+    return aggregation, scores
+
+
+structure = st.lists(st.lists(st.floats(0.1, 10), min_size=1, max_size=4), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(structure, st.data(), st.sampled_from(["arithmetic", "geometric", "harmonic"]))
+def test_base_year_is_exactly_100_and_contributions_add_up(dimensions, data, method):
+    fw = tree(dimensions)
+    raw = data.draw(arrays(float, (len(YEARS) * 2, len(fw.indicators)), elements=st.floats(0.5, 1e4)))
+    aggregation, scores = _score(fw, panel(fw, raw, YEARS, ["A", "B"]), method)
+    assert (scores.xs(2018, level="year").to_numpy() == 100.0).all()
+    parts = aggregation.contributions(scores)
+    summed = parts[parts["level"] == 1].groupby(["entity", "year"])["to_index"].sum()
+    change = parts[parts["code"] == "I"].set_index(["entity", "year"])["change"]
+    assert np.abs(summed - change).max() < 1e-9
+    children = parts[parts["parent"] != ""].groupby(["entity", "year", "parent"])["to_parent"].sum()
+    own = parts.set_index(["entity", "year", "code"])["change"]
+    assert np.abs(children.to_numpy() - own.reindex(children.index).to_numpy()).max() < 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(structure, st.data(), st.sampled_from(["arithmetic", "geometric", "harmonic"]))
+def test_a_better_indicator_never_lowers_the_index(dimensions, data, method):
+    directions = data.draw(st.lists(st.sampled_from([1, -1]), min_size=40, max_size=40))
+    fw = tree(dimensions, directions=directions)
+    raw = data.draw(arrays(float, (len(YEARS), len(fw.indicators)), elements=st.floats(0.5, 1e4)))
+    j = data.draw(st.integers(0, len(fw.indicators) - 1))
+    factor = data.draw(st.floats(1.0, 10.0))
+    better = raw.copy()
+    # improve indicator j in 2020: raise it if higher is better, lower it otherwise
+    better[2, j] = raw[2, j] * factor if fw.directions.iloc[j] > 0 else raw[2, j] / factor
+    _, before = _score(fw, panel(fw, raw, YEARS), method)
+    _, after = _score(fw, panel(fw, better, YEARS), method)
+    assert after.loc[("Z", 2020), "I"] >= before.loc[("Z", 2020), "I"] - 1e-9
+
+
+def test_contributions_by_hand_for_two_equal_dimensions():
+    fw = tree([[1], [1]])
+    raw = np.array([[10.0, 10.0], [10.0, 10.0], [20.0, 12.0], [10.0, 10.0]])
+    aggregation, scores = _score(fw, panel(fw, raw, YEARS), "arithmetic")
+    parts = aggregation.contributions(scores).set_index(["year", "code"])
+    assert scores.loc[("Z", 2019), "I"] == pytest.approx(160.0)  # (200 + 120) / 2
+    assert parts.loc[(2019, "D0"), "to_index"] == pytest.approx(50.0)
+    assert parts.loc[(2019, "x1_0"), "to_index"] == pytest.approx(10.0)
