@@ -127,3 +127,26 @@ def test_excel_and_wide_layouts(tmp_path, monkeypatch):
     with pytest.raises(InputError) as error:
         ingest.read_data_file(study, spec)
     assert (error.value.row, error.value.column, error.value.value) == (3, "gnipc_2000", "abc")
+
+
+def test_denominators_divide_by_the_same_entity_year_and_are_logged():
+    from tests.helpers import tree
+    fw = tree([[1, 1]])
+    fw.table["denominator"] = ["", "", "gdp", ""]
+    fw.table["denominator_scale"] = [np.nan, np.nan, 100.0, np.nan]
+    fw.table["raw_unit"] = ["", "", "USD", ""]
+    fw.table["unit"] = ["", "", "USD per 100 GDP", "count"]
+    tidy = pd.DataFrame({"entity": ["A", "A", "A", "B", "B"], "year": [2020] * 5,
+                         "indicator": ["x0_0", "x0_1", "gdp", "x0_0", "x0_1"],
+                         "value": [50.0, 7.0, 200.0, 10.0, 3.0],
+                         "unit": ["USD", "count", "USD", "USD", "count"], "source": "t", "flag": "",
+                         "source_file": "t.csv", "source_row": [2, 3, 4, 5, 6]})
+    cleaned, log = clean.clean(tidy, fw, range(2020, 2021), {"imputation": {"method": "none"}},
+                               denominators={"gdp": {"unit": "USD"}})
+    values = cleaned.set_index(["entity", "indicator"])
+    assert values.loc[("A", "x0_0"), "value"] == 25.0 and values.loc[("A", "x0_0"), "flag"] == "denominated"
+    assert values.loc[("A", "x0_1"), "value"] == 7.0  # not denominated
+    assert np.isnan(values.loc[("B", "x0_0"), "value"])  # B has no GDP: missing, never undivided
+    assert "missing-denominator" in values.loc[("B", "x0_0"), "flag"]
+    assert "gdp" not in set(cleaned["indicator"])
+    assert log.loc[log["step"] == "denomination", "after"].iloc[0] == 25.0

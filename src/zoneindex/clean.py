@@ -23,10 +23,15 @@ def add_flag(flags: pd.Series, mask, tag: str) -> pd.Series:
     return flags.where(~mask, np.where(flags.eq(""), tag, flags + ";" + tag))
 
 
-def harmonise_units(tidy: pd.DataFrame, framework: Framework, conversions: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def harmonise_units(tidy: pd.DataFrame, framework: Framework, conversions: list[dict],
+                    denominators: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert each value to its indicator's unit through a declared conversion, else refuse it."""
     factor = {(c["from"], c["to"]): float(c["factor"]) for c in conversions}
-    target = tidy["indicator"].map(framework.table["unit"]).fillna("")
+    # a denominated indicator arrives in its numerator's unit (framework column raw_unit)
+    raw_unit = framework.table.get("raw_unit", pd.Series("", index=framework.table.index)).fillna("")
+    units = {**framework.table["unit"].where(raw_unit == "", raw_unit).to_dict(),
+             **{c: d.get("unit", "") for c, d in (denominators or {}).items()}}
+    target = tidy["indicator"].map(units).fillna("")
     differs = tidy["unit"].fillna("").ne(target) & tidy["unit"].fillna("").ne("")
     tidy = tidy.copy()
     log = []
@@ -53,6 +58,33 @@ def _log_rows(rows: pd.DataFrame, step: str, method: str, before: pd.Series) -> 
 def _concat_log(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LOG_COLUMNS)
+
+
+def denominate(tidy: pd.DataFrame, framework: Framework, denominators: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Divide each indicator by the denominator series the framework names for it, times its scale.
+
+    x' = scale · x / d for the same entity and year (framework columns ``denominator`` and
+    ``denominator_scale``). The denominator rows themselves leave the table; a missing denominator
+    leaves the indicator value missing (flag ``missing-denominator``), never undivided.
+    """
+    is_denominator = tidy["indicator"].isin(list(denominators))
+    series, tidy = tidy[is_denominator], tidy[~is_denominator].copy()
+    if "denominator" not in framework.table or not framework.table["denominator"].fillna("").any():
+        return tidy, pd.DataFrame(columns=LOG_COLUMNS)
+    by = tidy["indicator"].map(framework.table["denominator"]).fillna("")
+    scale = tidy["indicator"].map(framework.table.get("denominator_scale", pd.Series(dtype=float))).fillna(1.0)
+    lookup = series.set_index(["entity", "year", "indicator"])["value"]
+    divisor = pd.Series([lookup.get((e, y, d), np.nan) if d else np.nan
+                         for e, y, d in zip(tidy["entity"], tidy["year"], by)], index=tidy.index)
+    rows = by != ""
+    before = tidy["value"].copy()
+    tidy.loc[rows, "value"] = scale[rows] * tidy.loc[rows, "value"] / divisor[rows]
+    tidy.loc[rows, "unit"] = tidy.loc[rows, "indicator"].map(framework.table["unit"])
+    tidy["flag"] = add_flag(tidy["flag"], rows & divisor.notna(), "denominated")
+    tidy["flag"] = add_flag(tidy["flag"], rows & divisor.isna() & before.notna(), "missing-denominator")
+    log = _log_rows(tidy[rows], "denomination", "", before[rows])
+    log["method"] = "/" + by[rows] + np.where(scale[rows] != 1, " x" + scale[rows].astype(str), "")
+    return tidy, log
 
 
 def complete_grid(tidy: pd.DataFrame, framework: Framework, years: range) -> pd.DataFrame:
@@ -118,14 +150,15 @@ def impute(tidy: pd.DataFrame, framework: Framework, method: str = "none", **par
 
 
 def clean(tidy: pd.DataFrame, framework: Framework, years: range, methods: dict,
-          conversions: list[dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The whole clean stage: units, complete grid, imputation. Returns the clean table and the log."""
-    tidy, unit_log = harmonise_units(tidy, framework, conversions or [])
+          conversions: list[dict] | None = None, denominators: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The whole clean stage: units, denominators, complete grid, imputation; returns the table and the log."""
+    tidy, unit_log = harmonise_units(tidy, framework, conversions or [], denominators or {})
+    tidy, denominator_log = denominate(tidy, framework, denominators or {})
     tidy = complete_grid(tidy, framework, years)
     spec = dict(methods.get("imputation") or {"method": "none"})
     tidy, impute_log = impute(tidy, framework, spec.pop("method"), **spec)
     columns = ["entity", "year", "indicator", "value", "unit", "source", "flag"]
-    return tidy[columns + [c for c in tidy.columns if c not in columns]], _concat_log([unit_log, impute_log])
+    return tidy[columns + [c for c in tidy.columns if c not in columns]], _concat_log([unit_log, denominator_log, impute_log])
 
 
 def missing_summary(clean_table: pd.DataFrame) -> pd.DataFrame:

@@ -77,14 +77,16 @@ class Framework:
         return {code: self.name(code, lang) for code in self.codes}
 
     def overview(self, weights: pd.Series | None = None) -> pd.DataFrame:
-        """The framework as a readable table: hierarchy, bilingual names, unit, direction, weights."""
-        columns = [c for c in ("code", "level", "parent", "name_en", "name_zh", "unit", "direction", "weight",
-                               "source_type", "basis") if c in self.table]
+        """The framework as a readable table in hierarchy order: names, unit, direction, weights, basis."""
+        columns = [c for c in ("level", "parent", "name_en", "name_zh", "unit", "weight", "source_type", "basis")
+                   if c in self.table]
         table = self.table[columns].copy()
-        table["effective_weight"] = self.effective_weights(weights)
+        table.insert(table.columns.get_loc("unit") + 1, "direction",
+                     self.table["direction"].map({1.0: "+", -1.0: "−"}).fillna(""))
+        table["effective_weight_%"] = (100 * self.effective_weights(weights)).round(2)
         order = sorted(self.codes, key=lambda c: [self.codes.index(a) for a in reversed(self.ancestors(c))]
                        + [self.codes.index(c)])
-        return table.loc[order].reset_index(drop=True)
+        return table.loc[order].fillna("")
 
     def ancestors(self, code: str) -> list[str]:
         """Parents of ``code`` from the nearest up to the index."""
@@ -216,6 +218,11 @@ class Study:
         return int(self.config.get("seed", 0))
 
     @property
+    def denominators(self) -> dict:
+        """Series that indicators may be divided by (GDP, population …), declared in study.yaml."""
+        return self.config.get("denominators") or {}
+
+    @property
     def illustrative(self) -> bool:
         """True when any input of the study is illustrative (generated) rather than real data."""
         return bool(self.config.get("illustrative", False))
@@ -254,6 +261,13 @@ def load_study(name: str, seeds: Path | None = None) -> Study:
                          value=missing_methods, expected=", ".join(METHOD_KEYS))
     framework = Framework.read(folder / config["framework"])
     study = Study(name, folder, config, framework)
+    if "denominator" in framework.table:
+        used = framework.table["denominator"].fillna("")
+        undeclared = used[(used != "") & ~used.isin(list(study.denominators))]
+        if len(undeclared):
+            raise InputError("denominator is not declared under denominators in study.yaml",
+                             file=framework.source, column="denominator", value=undeclared.iloc[0],
+                             expected=f"one of {sorted(study.denominators)}")
     check_method_names(config["methods"], config_path)
     return study
 

@@ -122,9 +122,9 @@ def check_tidy(tidy: pd.DataFrame, study: Study, edition: int) -> None:
         raise InputError(problem, file=first["source_file"], row=int(first["source_row"]), column=column,
                          value=first[column], expected=expected)
 
-    unknown = ~tidy["indicator"].isin(study.framework.indicators)
+    unknown = ~tidy["indicator"].isin(study.framework.indicators + list(study.denominators))
     if unknown.any():
-        fail("indicator code not in the framework", unknown, "indicator",
+        fail("indicator code not in the framework (nor a declared denominator)", unknown, "indicator",
              f"one of the {len(study.framework.indicators)} framework codes")
     outside = ~tidy["year"].between(study.first_year, max(edition, study.last_year))
     if outside.any():
@@ -156,7 +156,8 @@ def ingest(study: Study, edition: int) -> tuple[pd.DataFrame, list[dict]]:
     check_tidy(tidy, study, edition)
     tidy["year"] = tidy["year"].astype(int)
     tidy = tidy[tidy["year"] <= edition]
-    tidy["unit"] = tidy["unit"].replace("", np.nan).fillna(tidy["indicator"].map(study.framework.table["unit"]))
+    units = {**study.framework.table["unit"].to_dict(), **{c: d.get("unit", "") for c, d in study.denominators.items()}}
+    tidy["unit"] = tidy["unit"].replace("", np.nan).fillna(tidy["indicator"].map(units))
     return tidy[TIDY_COLUMNS].sort_values(["entity", "year", "indicator"], ignore_index=True), records
 
 
