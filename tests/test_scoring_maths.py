@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from zoneindex.aggregate import Aggregation, power_mean
+from zoneindex.aggregate import Aggregation, mazziotta_pareto, power_mean
 from zoneindex.errors import InputError
 from zoneindex.normalise import normalise
 from tests.helpers import panel, tree
@@ -62,6 +62,13 @@ def test_power_means_by_hand_and_missing_children_reweighted():
     assert power_mean(values[:1], weights, -1.0)[0] == pytest.approx(1 / (0.25 / 4 + 0.75 / 16))
 
 
+def test_mazziotta_pareto_penalises_unbalance_by_hand():
+    values = np.array([[10.0, 10.0], [5.0, 15.0]])
+    weights = np.array([1.0, 1.0])
+    # same mean 10; the unbalanced row loses S²/M = 25/10
+    assert mazziotta_pareto(values, weights).tolist() == [10.0, 7.5]
+
+
 def test_min_availability_leaves_thin_aggregates_missing():
     fw = tree([[1, 1, 1]])
     x = panel(fw, np.array([[1.0, np.nan, np.nan], [1.0, 2.0, np.nan]]), [2020, 2021])
@@ -87,10 +94,12 @@ structure = st.lists(st.lists(st.floats(0.1, 10), min_size=1, max_size=4), min_s
 
 
 @settings(max_examples=60, deadline=None)
-@given(structure, st.data(), st.sampled_from(["arithmetic", "geometric", "harmonic"]))
+@given(structure, st.data(), st.sampled_from(["arithmetic", "geometric", "harmonic", "mazziotta_pareto"]))
 def test_base_year_is_exactly_100_and_contributions_add_up(dimensions, data, method):
     fw = tree(dimensions)
-    raw = data.draw(arrays(float, (len(YEARS) * 2, len(fw.indicators)), elements=st.floats(0.5, 1e4)))
+    # Mazziotta–Pareto can reach 0 for very unbalanced children (M = S²/M); keep it where it is meant to work
+    low, high = (50.0, 150.0) if method == "mazziotta_pareto" else (0.5, 1e4)
+    raw = data.draw(arrays(float, (len(YEARS) * 2, len(fw.indicators)), elements=st.floats(low, high)))
     aggregation, scores = _score(fw, panel(fw, raw, YEARS, ["A", "B"]), method)
     assert (scores.xs(2018, level="year").to_numpy() == 100.0).all()
     parts = aggregation.contributions(scores)

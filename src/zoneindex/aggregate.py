@@ -23,7 +23,7 @@ from zoneindex.framework import Framework
 
 # name -> exponent p of the weighted power mean (None = geometric, the limit p -> 0)
 POWER_OF = {"arithmetic": 1.0, "geometric": None, "harmonic": -1.0}
-AGGREGATORS = tuple(POWER_OF) + ("generalised",)
+AGGREGATORS = tuple(POWER_OF) + ("generalised", "mazziotta_pareto")
 
 
 FORMULAS = {
@@ -31,6 +31,11 @@ FORMULAS = {
     "geometric": r"$$A_{k,t} = \prod_{j \in k} v_{j,t}^{\tilde w_{j}}$$",
     "harmonic": r"$$A_{k,t} = \Big(\sum_{j \in k} \tilde w_{j} / v_{j,t}\Big)^{-1}$$",
     "generalised": r"$$A_{k,t} = \Big(\sum_{j \in k} \tilde w_{j} v_{j,t}^{p}\Big)^{1/p}$$",
+    "mazziotta_pareto": r"$$A_{k,t} = M_{k,t} - S_{k,t}\,\frac{S_{k,t}}{M_{k,t}}, \quad M_{k,t} = \sum_{j \in k} "
+                        r"\tilde w_j v_{j,t}, \quad S_{k,t}^2 = \sum_{j \in k} \tilde w_j (v_{j,t} - M_{k,t})^2$$ "
+                        r"(Mazziotta–Pareto: the mean penalised by the coefficient of variation, so that an unbalanced "
+                        r"profile scores lower than a balanced one with the same mean; partially compensatory). Its "
+                        r"change is attributed to the children in proportion to the change of $\tilde w_j v_j$.",
 }
 REBASE_FORMULA = r"$$D_{k,t} = 100\,\frac{A_{k,t}}{A_{k,b}}$$ so that every aggregate equals 100 in the base year $b$."
 DECOMPOSITION_FORMULA = (
@@ -50,6 +55,8 @@ def method_for_level(config: dict, level: int) -> tuple[str, float | None]:
     if method not in AGGREGATORS:
         raise InputError("unknown aggregation method", column=f"methods.aggregation (level {level})",
                          value=method, expected=f"one of {list(AGGREGATORS)}")
+    if method == "mazziotta_pareto":
+        return method, 1.0  # its change is attributed like the arithmetic mean's, then scaled (see FORMULAS)
     return method, float(spec.get("p", 1.0)) if method == "generalised" else POWER_OF[method]
 
 
@@ -73,6 +80,21 @@ def power_mean(values: np.ndarray, weights: np.ndarray, p: float | None) -> np.n
         return ((w * v ** p).sum(axis=1)) ** (1.0 / p)
 
 
+def mazziotta_pareto(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Row-wise M − S²/M over the non-missing columns (M weighted mean, S weighted population sd)."""
+    w = _relative(values, weights)
+    mean = (w * np.nan_to_num(values)).sum(axis=1)
+    spread = (w * (np.nan_to_num(values) - mean[:, None]) ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mean - spread / mean
+
+
+def aggregate_values(values: np.ndarray, weights: np.ndarray, method: str, p: float | None) -> np.ndarray:
+    if method == "mazziotta_pareto":
+        return mazziotta_pareto(values, weights)
+    return power_mean(values, weights, p)
+
+
 def _terms(values: np.ndarray, weights: np.ndarray, p: float | None) -> np.ndarray:
     """The additive pieces of the aggregate's transform, one per child (NaN children give 0)."""
     w = _relative(values, weights)
@@ -82,10 +104,10 @@ def _terms(values: np.ndarray, weights: np.ndarray, p: float | None) -> np.ndarr
     return np.nan_to_num(w * piece)
 
 
-def child_contributions(values_t, values_b, weights, p, aggregate_t, aggregate_b) -> np.ndarray:
+def child_contributions(values_t, values_b, weights, p, aggregate_t, aggregate_b, exact_linear=True) -> np.ndarray:
     """Split A_t − A_b exactly into one contribution per child (rows × children)."""
     delta_terms = _terms(values_t, weights, p) - _terms(values_b, weights, p)
-    if p == 1.0:
+    if p == 1.0 and exact_linear:
         return delta_terms
     total = delta_terms.sum(axis=1, keepdims=True)
     change = (aggregate_t - aggregate_b)[:, None]
@@ -124,7 +146,7 @@ class Aggregation:
                     values = self._non_positive(values, children, scores.index, code, method)
                 weights = self.weights[children].to_numpy()
                 available = (~np.isnan(values)).mean(axis=1)
-                aggregate = power_mean(values, weights, p)
+                aggregate = aggregate_values(values, weights, method, p)
                 aggregate[available < self.min_availability - 1e-12] = np.nan
                 aggregate[available == 0] = np.nan
                 self.raw_aggregates[code] = aggregate
@@ -167,14 +189,15 @@ class Aggregation:
         change = current - base
         to_parent = np.zeros_like(change)
         for level in range(2, fw.max_level + 1):
-            _, p = method_for_level(self.config, level)
+            method, p = method_for_level(self.config, level)
             for code in fw.level_codes(level):
                 kids = [column[c] for c in fw.children(code)]
                 weights = self.weights[fw.children(code)].to_numpy()
                 raw = self.raw_aggregates[code]
                 raw_t = raw[keep]
                 raw_b = raw[base_pos[keep].astype(int)]
-                pieces = child_contributions(current[:, kids], base[:, kids], weights, p, raw_t, raw_b)
+                pieces = child_contributions(current[:, kids], base[:, kids], weights, p, raw_t, raw_b,
+                                             exact_linear=method != "mazziotta_pareto")
                 scale = 100.0 / raw_b if self.rebase else 1.0
                 to_parent[:, kids] = pieces * (scale[:, None] if self.rebase else 1.0)
         to_index = np.zeros_like(change)

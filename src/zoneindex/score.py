@@ -133,3 +133,38 @@ def contribution_table(contributions: pd.DataFrame, study: Study, year: int, lan
                         share_of_index_change=rows["to_index"] / index_change if index_change else float("nan"))
     return table[["entity", "code", "name", "level", "change", "to_index", "share_of_index_change"]] \
         .sort_values(["entity", "level"], ascending=[True, False]).reset_index(drop=True)
+
+
+def with_methods(study: Study, overrides: dict) -> Study:
+    """A copy of the study whose method choices are updated step by step from ``overrides``.
+
+    A step given with a new ``method`` is replaced whole (the old method's parameters do not apply to
+    the new one), except aggregation, whose rules for missing children always carry over.
+    """
+    methods = dict(study.methods)
+    for step, spec in overrides.items():
+        keep = step == "aggregation" or not (isinstance(spec, dict) and "method" in spec)
+        methods[step] = {**methods.get(step, {}), **spec} if keep and isinstance(spec, dict) else spec
+    return Study(study.name, study.folder, {**study.config, "methods": methods}, study.framework)
+
+
+def ranks(scores: pd.DataFrame, code: str, year: int) -> pd.Series:
+    """Rank of each entity on ``code`` in ``year`` (1 = highest value, ties share the best rank)."""
+    subset = scores[(scores["code"] == code) & (scores["year"] == year)].set_index("entity")["value"]
+    return subset.rank(ascending=False, method="min")
+
+
+def rank_shifts(nominal: pd.DataFrame, variants: dict[str, pd.DataFrame], code: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ranks under each alternative method set beside the nominal ranks, and the mean absolute shift.
+
+    Returns (table: one row per entity with the nominal rank and one column per variant, sorted by the
+    nominal rank; summary: per variant the mean and largest absolute rank shift and Spearman's ρ).
+    """
+    table = pd.DataFrame({"nominal": ranks(nominal, code, year)})
+    for name, scores in variants.items():
+        table[name] = ranks(scores, code, year)
+    table = table.sort_values("nominal")
+    shifts = table[list(variants)].sub(table["nominal"], axis=0).abs()
+    summary = pd.DataFrame({"mean_abs_rank_shift": shifts.mean(), "max_abs_rank_shift": shifts.max(),
+                            "spearman_rho": table[list(variants)].corrwith(table["nominal"], method="spearman")})
+    return table, summary
