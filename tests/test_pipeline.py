@@ -70,7 +70,8 @@ def test_the_same_command_twice_gives_byte_identical_scores(cdht_run):
 
 def test_a_failed_run_leaves_the_last_good_outputs_untouched(cdht_run, tmp_path):
     out, _, _ = cdht_run
-    before = digest_tree(out)
+    edition = [out / "data/processed/cdht/2023", out / "figures/cdht/2023", out / "reports/cdht/2023"]
+    before = [digest_tree(folder) for folder in edition]
     project = tmp_path / "project"
     for folder in ("seeds", "notebooks", "data/raw"):
         shutil.copytree(paths.PROJECT_ROOT / folder, project / folder)
@@ -80,7 +81,9 @@ def test_a_failed_run_leaves_the_last_good_outputs_untouched(cdht_run, tmp_path)
     failed = zoneindex("--study", "cdht", "--out-root", str(out), env={"ZONEINDEX_ROOT": str(project)})
     assert failed.returncode == 1
     assert "changed since its source record" in failed.stderr and "01_ingest" in failed.stderr
-    assert digest_tree(out) == before
+    assert [digest_tree(folder) for folder in edition] == before
+    assert (out / "reports/cdht/failed/2023/01_ingest.ipynb").exists()  # the record of what went wrong
+    assert not (out / ".staging").exists()
 
 
 def test_hdi_edition_reproduces_the_published_hdi(tmp_path):

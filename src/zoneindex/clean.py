@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from zoneindex.errors import InputError
-from zoneindex.framework import Framework
+from zoneindex.framework import Framework, raw_units
 
 LOG_COLUMNS = ["entity", "year", "indicator", "step", "method", "before", "after"]
 
@@ -23,15 +23,11 @@ def add_flag(flags: pd.Series, mask, tag: str) -> pd.Series:
     return flags.where(~mask, np.where(flags.eq(""), tag, flags + ";" + tag))
 
 
-def harmonise_units(tidy: pd.DataFrame, framework: Framework, conversions: list[dict],
-                    denominators: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Convert each value to its indicator's unit through a declared conversion, else refuse it."""
+def harmonise_units(tidy: pd.DataFrame, raw_units: dict[str, str], conversions: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convert each value to the unit its series is expected in (``Study.raw_units``) through a declared
+    conversion, else refuse it."""
     factor = {(c["from"], c["to"]): float(c["factor"]) for c in conversions}
-    # a denominated indicator arrives in its numerator's unit (framework column raw_unit)
-    raw_unit = framework.table.get("raw_unit", pd.Series("", index=framework.table.index)).fillna("")
-    units = {**framework.table["unit"].where(raw_unit == "", raw_unit).to_dict(),
-             **{c: d.get("unit", "") for c, d in (denominators or {}).items()}}
-    target = tidy["indicator"].map(units).fillna("")
+    target = tidy["indicator"].map(raw_units).fillna("")
     differs = tidy["unit"].fillna("").ne(target) & tidy["unit"].fillna("").ne("")
     tidy = tidy.copy()
     log = []
@@ -112,15 +108,21 @@ def _interpolate(wide: pd.DataFrame, method: str, max_gap: int | None) -> pd.Dat
     return pd.concat([fill(block) for _, block in wide.groupby(level="entity")])
 
 
+def _cross_section(wide: pd.DataFrame, statistic: str, groups: pd.Series | None) -> pd.DataFrame:
+    """Fill from the same year's mean or median over all entities, or over the entity's group only."""
+    keys = [wide.index.get_level_values("year")]
+    if groups is not None:
+        keys.insert(0, wide.index.get_level_values("entity").map(groups))
+    return wide.fillna(wide.groupby(keys).transform(statistic))
+
+
 IMPUTERS: dict[str, Callable[..., pd.DataFrame]] = {
     "linear": lambda wide, max_gap=None, **_: _interpolate(wide, "linear", max_gap),
     "locf": lambda wide, max_gap=None, **_: _interpolate(wide, "locf", max_gap),
-    "mean": lambda wide, **_: wide.fillna(wide.groupby(level="year").transform("mean")),
-    "median": lambda wide, **_: wide.fillna(wide.groupby(level="year").transform("median")),
+    "mean": lambda wide, groups=None, **_: _cross_section(wide, "mean", groups),
+    "median": lambda wide, groups=None, **_: _cross_section(wide, "median", groups),
 }
-
-
-OUTLIER_METHODS = {"none"}
+OUTLIER_METHODS = {"none", "jrc"}
 
 
 def to_wide(tidy: pd.DataFrame, framework: Framework) -> pd.DataFrame:
@@ -128,7 +130,19 @@ def to_wide(tidy: pd.DataFrame, framework: Framework) -> pd.DataFrame:
     return wide.reindex(columns=framework.indicators).sort_index()
 
 
-def impute(tidy: pd.DataFrame, framework: Framework, method: str = "none", **params) -> tuple[pd.DataFrame, pd.DataFrame]:
+def entity_groups(entities: pd.DataFrame | None, group: str | None) -> pd.Series | None:
+    """entity → its value in the group column ``group`` (e.g. EurAsia_group), from the entities table."""
+    if group is None:
+        return None
+    if entities is None or group not in entities:
+        raise InputError("imputation by group needs that group column for every entity",
+                         column="methods.imputation.group", value=group,
+                         expected="a column listed under groups: in the study's data section")
+    return entities.set_index("entity")[group]
+
+
+def impute(tidy: pd.DataFrame, framework: Framework, method: str = "none", entities: pd.DataFrame | None = None,
+           group: str | None = None, **params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fill missing values by the named method; 'none' leaves them NaN. Observed values never change."""
     if method == "none":
         return tidy, pd.DataFrame(columns=LOG_COLUMNS)
@@ -136,7 +150,8 @@ def impute(tidy: pd.DataFrame, framework: Framework, method: str = "none", **par
         raise InputError("unknown imputation method", column="methods.imputation.method", value=method,
                          expected=f"none or one of {sorted(IMPUTERS)}")
     wide = to_wide(tidy, framework)
-    filled = IMPUTERS[method](wide, **params)
+    filled = IMPUTERS[method](wide, groups=entity_groups(entities, group), **params)
+    label = f"{method}:{group}" if group else method
     filled = wide.where(wide.notna(), filled)  # observed values are never changed
     long = filled.stack(future_stack=True).rename("filled")
     tidy = tidy.join(long, on=["entity", "year", "indicator"])
@@ -144,21 +159,66 @@ def impute(tidy: pd.DataFrame, framework: Framework, method: str = "none", **par
     before = tidy["value"].copy()
     tidy["value"] = tidy["value"].fillna(tidy["filled"])
     tidy["flag"] = add_flag(tidy["flag"].str.replace(r"(^|;)missing", "", regex=True).str.strip(";")
-                            .where(newly, tidy["flag"]), newly, f"imputed:{method}")
-    log = _log_rows(tidy[newly], "imputation", method, before[newly])
+                            .where(newly, tidy["flag"]), newly, f"imputed:{label}")
+    log = _log_rows(tidy[newly], "imputation", label, before[newly])
     return tidy.drop(columns="filled"), log
 
 
+def screen(tidy: pd.DataFrame, framework: Framework, min_availability: float,
+           count: str = "observed") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop entity-years whose share of available indicators is below ``min_availability`` (strict <).
+
+    ``count: observed`` counts only values read from a raw file, so imputation cannot rescue an entity
+    with too little data; ``count: present`` counts every non-missing value after imputation, which is
+    what COINr's ``Screen(dset = "Imputed", unit_screen = "byNA")`` does. Every removed entity-year is
+    logged with its availability.
+    """
+    if count not in ("observed", "present"):
+        raise InputError("unknown screening count", column="methods.screening.count", value=count,
+                         expected="observed or present")
+    observed = tidy["value"].notna()
+    if count == "observed":
+        observed &= ~tidy["flag"].str.contains("imputed", regex=False)
+    availability = observed.groupby([tidy["entity"], tidy["year"]]).mean()
+    dropped = availability[availability < min_availability]
+    log = pd.DataFrame({"entity": dropped.index.get_level_values("entity"),
+                        "year": dropped.index.get_level_values("year"), "indicator": "*", "step": "screening",
+                        "method": f"availability < {min_availability:g}", "before": dropped.to_numpy(),
+                        "after": np.nan})
+    keep = ~pd.MultiIndex.from_frame(tidy[["entity", "year"]]).isin(dropped.index)
+    return tidy[keep].reset_index(drop=True), log
+
+
+def treat_outliers(tidy: pd.DataFrame, framework: Framework, method: str = "none", **params) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Outlier treatment by the JRC rule (zoneindex.treat); every changed cell is flagged and logged."""
+    if method == "none":
+        return tidy, pd.DataFrame(columns=LOG_COLUMNS)
+    if method not in OUTLIER_METHODS:
+        raise InputError("unknown outlier treatment", column="methods.outliers.method", value=method,
+                         expected=f"one of {sorted(OUTLIER_METHODS)}")
+    from zoneindex.treat import apply_to_tidy, treat
+    _, log, _ = treat(to_wide(tidy, framework), **params)
+    return apply_to_tidy(tidy, log), log
+
+
 def clean(tidy: pd.DataFrame, framework: Framework, years: range, methods: dict,
-          conversions: list[dict] | None = None, denominators: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The whole clean stage: units, denominators, complete grid, imputation; returns the table and the log."""
-    tidy, unit_log = harmonise_units(tidy, framework, conversions or [], denominators or {})
+          conversions: list[dict] | None = None, denominators: dict | None = None,
+          entities: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The whole clean stage, in COINr's order: units, denominators, complete grid, imputation, screening,
+    outlier treatment. Returns the clean table and the log of every changed or removed value."""
+    tidy, unit_log = harmonise_units(tidy, raw_units(framework, denominators or {}), conversions or [])
     tidy, denominator_log = denominate(tidy, framework, denominators or {})
     tidy = complete_grid(tidy, framework, years)
     spec = dict(methods.get("imputation") or {"method": "none"})
-    tidy, impute_log = impute(tidy, framework, spec.pop("method"), **spec)
+    tidy, impute_log = impute(tidy, framework, spec.pop("method"), entities, **spec)
+    screen_log = pd.DataFrame(columns=LOG_COLUMNS)
+    if methods.get("screening"):
+        tidy, screen_log = screen(tidy, framework, **methods["screening"])
+    spec = dict(methods.get("outliers") or {"method": "none"})
+    tidy, outlier_log = treat_outliers(tidy, framework, spec.pop("method"), **spec)
     columns = ["entity", "year", "indicator", "value", "unit", "source", "flag"]
-    return tidy[columns + [c for c in tidy.columns if c not in columns]], _concat_log([unit_log, denominator_log, impute_log])
+    log = _concat_log([unit_log, denominator_log, impute_log, screen_log, outlier_log])
+    return tidy[columns + [c for c in tidy.columns if c not in columns]], log
 
 
 def missing_summary(clean_table: pd.DataFrame) -> pd.DataFrame:
@@ -169,3 +229,43 @@ def missing_summary(clean_table: pd.DataFrame) -> pd.DataFrame:
         "missing": clean_table["value"].isna(),
         "imputed": flags.str.contains("imputed"),
     }).groupby(clean_table["indicator"]).sum()
+
+
+IMPUTATION_TEXT = {
+    "none": "Missing values stay missing (NaN); aggregation re-weights over the children that are present.",
+    "mean": r"A missing value is replaced by the mean of the same indicator in the same year over {over}: "
+            r"$\hat x_{e,j,t} = \frac{1}{|G_e|}\sum_{e' \in G_e} x_{e',j,t}$, observed values only.",
+    "median": r"A missing value is replaced by the median of the same indicator in the same year over {over}.",
+    "linear": r"A missing value inside an entity's series is interpolated linearly between the nearest "
+              r"observed years: $\hat x_t = x_a + (x_b - x_a)\frac{t-a}{b-a}${gap}.",
+    "locf": r"A missing value is the entity's last observed value carried forward{gap}.",
+}
+OUTLIER_TEXT = (
+    r"**Outliers: the JRC rule (as COINr's `Treat`).** An indicator needs treatment when "
+    r"$|\text{skew}| \ge 2$ and $\text{kurtosis} \ge 3.5$ (sample skewness and excess kurtosis with the "
+    r"small-sample corrections, as Excel's SKEW and KURT). While it does and fewer than {winmax} points have "
+    r"been treated, every point equal to the extreme on the skewed side is set to the next value inward, and "
+    r"the rule is checked again. If the indicator still fails, the untreated values are transformed instead: "
+    r"$x' = \ln\big(x - \min x + 0.01(\max x - \min x)\big)$. Every treated value is flagged and logged.")
+
+
+def describe_methods(methods: dict) -> str:
+    """Markdown describing exactly the clean-stage choices of a study (imputation, screening, outliers)."""
+    spec = dict(methods.get("imputation") or {"method": "none"})
+    name = spec.pop("method")
+    over = f"the entities of the same `{spec['group']}`" if spec.get("group") else "all entities"
+    gap = f", over gaps of at most {spec['max_gap']} years" if spec.get("max_gap") else ""
+    # str.replace, not str.format: the LaTeX is full of braces
+    parts = [f"**Imputation: `{name}`.** " + IMPUTATION_TEXT[name].replace("{over}", over).replace("{gap}", gap)]
+    screening = methods.get("screening")
+    if screening:
+        counted = "after imputation" if screening.get("count") == "present" else "observed in a raw file"
+        parts.append(f"**Screening.** An entity-year is dropped when less than "
+                     f"{float(screening['min_availability']):.0%} of its indicators have a value "
+                     f"({counted}).")
+    outliers = dict(methods.get("outliers") or {"method": "none"})
+    if outliers.get("method") == "jrc":
+        parts.append(OUTLIER_TEXT.replace("{winmax}", str(outliers.get("winmax", 5))))
+    else:
+        parts.append("**Outliers.** No outlier treatment.")
+    return "\n\n".join(parts)

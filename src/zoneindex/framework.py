@@ -71,7 +71,9 @@ class Framework:
         return self.table.loc[self.indicators, "direction"].astype(float)
 
     def name(self, code: str, lang: str = "en") -> str:
-        return str(self.table.at[code, "name_zh" if lang == "zh" else "name_en"])
+        """The node's name in ``lang``; the English name where no Chinese one is given."""
+        chinese = str(self.table.at[code, "name_zh"]).strip() if lang == "zh" else ""
+        return chinese or str(self.table.at[code, "name_en"])
 
     def labels(self, lang: str = "en") -> dict[str, str]:
         return {code: self.name(code, lang) for code in self.codes}
@@ -115,6 +117,15 @@ class Framework:
         relative = self.relative_weights(weights)
         return pd.Series({code: float(np.prod([relative[code]] + [relative[a] for a in self.ancestors(code)]))
                           for code in self.codes}, name="effective_weight")
+
+
+def raw_units(framework: Framework, denominators: dict) -> dict[str, str]:
+    """The unit each raw series arrives in: an indicator's ``raw_unit`` when it is divided by a
+    denominator (its numerator's unit), else its ``unit``; and each denominator's declared unit."""
+    table = framework.table
+    raw = table.get("raw_unit", pd.Series("", index=table.index)).fillna("")
+    return {**table["unit"].where(raw == "", raw).to_dict(),
+            **{code: spec.get("unit", "") for code, spec in denominators.items()}}
 
 
 def validate_framework_table(table: pd.DataFrame, source: Path | None) -> None:
@@ -221,6 +232,9 @@ class Study:
     def denominators(self) -> dict:
         """Series that indicators may be divided by (GDP, population …), declared in study.yaml."""
         return self.config.get("denominators") or {}
+
+    def raw_units(self) -> dict[str, str]:
+        return raw_units(self.framework, self.denominators)
 
     @property
     def illustrative(self) -> bool:

@@ -2,102 +2,336 @@
 
 Each entry under ``data:`` in study.yaml names a raw file in ``data/raw/<study>/`` and its layout:
 ``long`` (one row per entity-year-indicator) or ``wide_by_year`` (one row per entity, columns named
-``<variable>_<year>``, as in UNDP's HDR files). CSV and Excel (``sheet:``) are both read. The output is
-``entity, year, indicator, value, unit, source, flag, source_file, source_row``; a raw file without a
-valid source record, a non-numeric value, a duplicate, an unknown indicator code, a year outside the
-study, or a framework indicator with no data at all stops the run with a message that names the place.
+``<variable>_<year>``, as in UNDP's HDR files). CSV (UTF-8 unless ``encoding:`` says otherwise) and Excel
+``.xlsx`` (``sheet:``) are both read. The output is ``entity, year, indicator, value, unit, source, flag,
+source_file, source_row``.
+
+Nothing in a raw file is repaired silently. Ingest stops with an ``InputError`` naming the file, sheet,
+spreadsheet row (the header is row 1), column and value, and saying what was expected, when: a file has
+no valid source record, is empty, is not in its declared encoding, or lacks the sheet named; the header
+has blank, merged, duplicated or missing column names; a row has more cells than the header; an entity,
+year or indicator cell is blank; a value is not a plain number (text, a thousands separator, full-width
+digits, a unit in the cell); an indicator code is not in the framework; a year is outside the study or
+not whole; an entity-year-indicator appears twice; a value is below the indicator's minimum (counts are
+never negative); or a framework indicator has no data at all. The only tidying is harmless: spaces around
+a cell and a UTF-8 byte-order mark are dropped, and fully blank rows are skipped.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
 
 from zoneindex.errors import InputError
-from zoneindex.framework import Study
+from zoneindex.framework import Framework, Study
 from zoneindex.provenance import read_source_record
 
 TIDY_COLUMNS = ["entity", "year", "indicator", "value", "unit", "source", "flag", "source_file", "source_row"]
-HEADER_ROWS = 1  # spreadsheet row number of a data row = position + HEADER_ROWS + 1
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 
-def read_table(path: Path, spec: dict) -> pd.DataFrame:
-    """Read a CSV or Excel sheet as text, so that every value can be checked and located."""
+@dataclass(frozen=True)
+class Place:
+    """The file and sheet a raw table comes from, so that every refusal can name them."""
+
+    file: Path
+    sheet: str | None = None
+
+    def error(self, problem: str, **where) -> InputError:
+        return InputError(problem, file=self.file, sheet=self.sheet, **where)
+
+
+# --- reading a raw file as a table of text ------------------------------------------------------------
+
+def read_table(path: Path, spec: dict) -> tuple[pd.DataFrame, Place]:
+    """Read a CSV file or an Excel sheet as text, indexed by spreadsheet row number (the header is row 1).
+
+    Everything stays text so that every value can be checked, and a refusal can point at its cell.
+    """
     if not path.exists():
         raise InputError("raw file not found", file=path, expected="a file in data/raw/<study>/")
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        return pd.read_excel(path, sheet_name=spec.get("sheet", 0), dtype=str)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                       encoding=spec.get("encoding", "utf-8"))
+    if path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes)", file=path, expected="a header row and data rows")
+    suffix = path.suffix.lower()
+    if suffix == ".xls":  # the pre-2007 binary format would need another reader, with its own quirks
+        raise InputError("old Excel format (.xls) is not read", file=path, expected="the file saved as .xlsx or .csv")
+    if suffix in EXCEL_SUFFIXES:
+        cells, place = read_excel_cells(path, spec.get("sheet", 0))
+    else:
+        cells, place = read_csv_cells(path, spec.get("encoding")), Place(path)
+    return table_from_cells(cells, place), place
 
 
-def parse_numbers(text: pd.Series, path: Path, columns: pd.Series, rows: pd.Series, sheet=None) -> pd.Series:
-    """Convert text to float; blank stays NaN, anything else that is not a plain number is refused."""
-    values = pd.to_numeric(text, errors="coerce")
-    bad = values.isna() & text.notna() & text.astype(str).str.strip().ne("")
-    if bad.any():
-        i = bad.idxmax()
-        raise InputError("value is not a number", file=path, sheet=sheet, row=int(rows[i]), column=str(columns[i]),
-                         value=text[i], expected="a plain decimal number (no text, thousands separators or units)")
-    return values.astype(float)
+def read_csv_cells(path: Path, encoding: str | None) -> list[list[str]]:
+    # Python's csv module rather than pandas: each record keeps its place (pandas skips blank lines, which
+    # shifts every later row number) and a row with more cells than the header is seen, not re-aligned.
+    return list(csv.reader(io.StringIO(decode_text(path, encoding), newline="")))
 
 
-def require_columns(table: pd.DataFrame, wanted: list[str], path: Path, sheet=None) -> None:
+def decode_text(path: Path, encoding: str | None) -> str:
+    """The text of a CSV file: UTF-8 unless study.yaml declares the file's ``encoding``; never guessed."""
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding or "utf-8")
+    except LookupError:
+        raise InputError("unknown encoding declared in study.yaml", file=path, column="data.encoding",
+                         value=encoding, expected="a Python codec name such as utf-8 or gb18030") from None
+    except UnicodeDecodeError as bad:
+        line = data.count(b"\n", 0, bad.start) + 1
+        if encoding:
+            problem = f"file is not valid {encoding}"
+        elif looks_like_gb18030(data):
+            problem = ("file is not UTF-8 (looks like GBK/GB18030): save it as UTF-8 or declare "
+                       "`encoding: gb18030` in study.yaml")
+        else:
+            problem = "file is not UTF-8: save it as UTF-8 or declare its `encoding` in study.yaml"
+        raise InputError(f"{problem}; first bad byte at offset {bad.start} (line {line})", file=path, row=line,
+                         value=data[bad.start:bad.end], expected=f"{encoding or 'UTF-8'} text") from None
+    # Excel's "CSV UTF-8" starts with a byte-order mark; it is not part of the first column's name.
+    return text.removeprefix("\ufeff")
+
+
+def looks_like_gb18030(data: bytes) -> bool:
+    """Whether bytes that are not UTF-8 decode as GB18030 (a superset of GBK), Chinese Excel's default CSV."""
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_excel_cells(path: Path, sheet: str | int) -> tuple[list[list[str | None]], Place]:
+    """The cells of one sheet as text (formulas give their last computed value), from cell A1."""
+    try:
+        book = openpyxl.load_workbook(path, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException):
+        raise InputError("file is not an Excel workbook", file=path, expected="an .xlsx file") from None
+    names = book.sheetnames
+    if isinstance(sheet, int) and 0 <= sheet < len(names):
+        sheet = names[sheet]
+    if sheet not in names:
+        raise InputError("sheet not found", file=path, sheet=sheet, value=sheet, expected=f"one of the sheets {names}")
+    place = Place(path, sheet)
+    refuse_merged_cells(book[sheet], place)
+    rows = book[sheet].iter_rows(min_row=1, min_col=1, values_only=True)
+    return [[None if value is None else str(value) for value in row] for row in rows], place
+
+
+def refuse_merged_cells(sheet, place: Place) -> None:
+    # A merged range keeps its value in the first cell only: merged header cells leave columns without a
+    # name, and merged data cells (an entity written once over its years) leave the other rows blank.
+    if sheet.merged_cells.ranges:
+        merged = min(sheet.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col))
+        what = "header cells" if merged.min_row == 1 else "cells"
+        raise place.error(f"{what} {merged.coord} are merged", row=merged.min_row,
+                          column=get_column_letter(merged.min_col), value=merged.coord,
+                          expected="one value per cell: unmerge the range and fill every cell")
+
+
+def table_from_cells(cells: list[list[str | None]], place: Place) -> pd.DataFrame:
+    """The first row names the columns; the index is the spreadsheet row number; blank rows are skipped."""
+    # Spaces around a cell are invisible in a spreadsheet and carry no meaning; inner spaces are kept.
+    cells = [[(cell or "").strip() or None for cell in row] for row in cells]
+    if not any(any(row) for row in cells):
+        raise place.error(f"{'sheet' if place.sheet else 'file'} is empty", expected="a header row and data rows")
+    width = max(len(row) for row in cells)
+    header, body = cells[0], [row + [None] * (width - len(row)) for row in cells[1:]]
+    refuse_extra_cells(len(header), body, place)
+    header += [None] * (width - len(header))
+    check_header(header, body, place)
+    table = pd.DataFrame(body, columns=header, index=pd.RangeIndex(2, len(body) + 2), dtype="str")
+    table = table.loc[table.notna().any(axis=1), [name is not None for name in header]]
+    if table.empty:
+        raise place.error("file has a header but no data rows", expected="data rows below the header (row 1)")
+    return table
+
+
+def refuse_extra_cells(header_width: int, body: list[list[str | None]], place: Place) -> None:
+    # In a CSV file an unquoted comma inside a value (1,234) splits it into two cells and shifts the row.
+    for row_number, row in enumerate(body, start=2):
+        extra = [j for j in range(header_width, len(row)) if row[j] is not None]
+        if extra:
+            raise place.error("row has more cells than the header", row=row_number,
+                              column=get_column_letter(extra[0] + 1), value=row[extra[0]],
+                              expected=f"at most {header_width} cells, as in the header (a comma inside a "
+                                       "value, as in 1,234, must be removed or the value quoted)")
+
+
+def check_header(header: list[str | None], body: list[list[str | None]], place: Place) -> None:
+    """Every column that holds data needs its own, unique name in row 1."""
+    seen = {}
+    for j, name in enumerate(header):
+        letter = get_column_letter(j + 1)
+        if name is None:
+            # a column without a name cannot be read (pandas would call it 'Unnamed: j'); an empty one is ignored
+            if any(row[j] is not None for row in body):
+                raise place.error("header cell is blank but the column holds data", row=1, column=letter,
+                                  value="", expected="a column name in every header cell above data")
+        elif name in seen:
+            raise place.error(f"column name appears twice (columns {seen[name]} and {letter})", row=1,
+                              column=letter, value=name, expected="each column name once")
+        else:
+            seen[name] = letter
+
+
+def require_columns(table: pd.DataFrame, wanted: list[str], place: Place) -> None:
     missing = [c for c in wanted if c not in table.columns]
     if missing:
-        raise InputError(f"columns missing: {missing}", file=path, sheet=sheet, row=1,
-                         expected=f"a header with {wanted}; found {list(table.columns)}")
+        raise place.error(f"columns missing: {missing} (columns found: {list(table.columns)})", row=1,
+                          expected=f"a header with {wanted}")
 
+
+def require_cells(table: pd.DataFrame, columns: list[str], place: Place) -> None:
+    # A row without its entity, year or indicator cannot be placed; a blank value is a missing value.
+    for column in columns:
+        blank = table[column].isna()
+        if blank.any():
+            raise place.error("cell is blank", row=int(blank.idxmax()), column=column, value="",
+                              expected=f"the {column} of every data row")
+
+
+# --- numbers -----------------------------------------------------------------------------------------
+
+PLAIN_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"  # ASCII only: what float() reads unambiguously
+THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}([, \u00a0\u202f'][0-9]{3})+(\.[0-9]*)?")
+NUMBER_WITH_TEXT = re.compile(  # 12亿元, 12 %, $12, 约12
+    r"(?P<before>[^0-9]*?)\s*[+-]?[0-9][0-9.]*\s*(?P<after>[^0-9]*)")
+
+
+def parse_numbers(text: pd.Series, rows: pd.Series, columns: pd.Series | str, place: Place) -> pd.Series:
+    """Convert text to float; a blank cell stays NaN, any other cell that is not a plain number is refused."""
+    plain = text.isna() | text.str.fullmatch(PLAIN_NUMBER)
+    if not plain.all():
+        i = plain.idxmin()
+        column = columns if isinstance(columns, str) else str(columns[i])
+        problem, expected = why_not_a_number(text[i])
+        raise place.error(problem, row=int(rows[i]), column=column, value=text[i], expected=expected)
+    return text.astype(float)
+
+
+def why_not_a_number(text: str) -> tuple[str, str]:
+    """The problem and the fix for a cell that is not a plain number, most specific first."""
+    if any(ch.isdecimal() and not ch.isascii() for ch in text):
+        # Converted silently, a typed-in figure would look like a checked one: the fix must be visible.
+        return ("value is not a number: it is written with full-width (non-ASCII) digits",
+                "ASCII digits such as 12.5; ingest never converts full-width digits silently: fix the source "
+                "file (a corrected copy with its own source record) or declare the correction")
+    if THOUSANDS.fullmatch(text):
+        return ("value is not a number: it contains a thousands separator",
+                "a plain number such as 1234: remove the thousands separator (or, if it is a decimal comma, "
+                "write a decimal point)")
+    match = NUMBER_WITH_TEXT.fullmatch(text)
+    if match and (match["before"] or match["after"]):
+        extra = (match["before"] + " " + match["after"]).strip()
+        return (f"value is not a number: the cell holds a unit or text ({extra!r}) besides the number",
+                "the number alone: the unit belongs in the unit column and the framework")
+    return ("value is not a number", "a plain decimal number such as 12.5, or a blank cell for a missing value")
+
+
+# --- layouts -----------------------------------------------------------------------------------------
 
 def read_long(path: Path, spec: dict) -> pd.DataFrame:
-    table = read_table(path, spec)
+    table, place = read_table(path, spec)
     names = {key: key for key in ("entity", "year", "indicator", "value", "unit", "source", "status")}
     names.update(spec.get("columns", {}))
-    require_columns(table, [names[k] for k in ("entity", "year", "indicator", "value")], path, spec.get("sheet"))
-    rows = pd.Series(np.arange(len(table)) + HEADER_ROWS + 1, index=table.index)
-    tidy = pd.DataFrame({
-        "entity": table[names["entity"]].str.strip(),
-        "year": parse_numbers(table[names["year"]], path, pd.Series(names["year"], index=table.index), rows),
-        "indicator": table[names["indicator"]].str.strip(),
-        "value": parse_numbers(table[names["value"]], path, pd.Series(names["value"], index=table.index), rows),
+    require_columns(table, [names[k] for k in ("entity", "year", "indicator", "value")], place)
+    require_cells(table, [names[k] for k in ("entity", "year", "indicator")], place)
+    rows = pd.Series(table.index, index=table.index)
+    return pd.DataFrame({
+        "entity": table[names["entity"]],
+        "year": parse_numbers(table[names["year"]], rows, names["year"], place),
+        "indicator": table[names["indicator"]],
+        "value": parse_numbers(table[names["value"]], rows, names["value"], place),
         "unit": table[names["unit"]] if names.get("unit") in table else "",
         "source": table[names["source"]] if names.get("source") in table else spec.get("source", path.name),
         "flag": table[names["status"]].map(lambda s: s if s in ("illustrative", "public") else "")
         if names.get("status") in table else "",
-        "source_row": rows,
+        "source_file": path.name, "source_sheet": place.sheet or "", "source_row": rows,
     })
-    return tidy
 
 
 def read_wide_by_year(path: Path, spec: dict) -> pd.DataFrame:
-    table = read_table(path, spec)
+    table, place = read_table(path, spec)
     entity = spec["entity"]
-    require_columns(table, [entity], path, spec.get("sheet"))
+    require_columns(table, [entity], place)
+    require_cells(table, [entity], place)
     if spec.get("exclude_entities"):
         table = table[~table[entity].str.match(spec["exclude_entities"])]
-    rows = pd.Series(table.index + HEADER_ROWS + 1, index=table.index)
     parts = []
     for indicator, prefix in spec["variables"].items():
         pattern = re.compile(rf"^{re.escape(prefix)}_(\d{{4}})$")
         year_columns = {c: int(m.group(1)) for c in table.columns if (m := pattern.match(c))}
         if not year_columns:
-            raise InputError(f"no columns named {prefix}_<year>", file=path, row=1, expected=f"{prefix}_1990 …")
+            raise place.error(f"no columns named {prefix}_<year>", row=1, expected=f"{prefix}_1990 …")
         block = table[[entity, *year_columns]].melt(id_vars=entity, var_name="column", value_name="text",
                                                     ignore_index=False)
-        block["row"] = rows.reindex(block.index).to_numpy()
+        block["row"] = block.index  # the spreadsheet row the cell came from
         block = block.reset_index(drop=True)
         parts.append(pd.DataFrame({
-            "entity": block[entity].str.strip(), "year": block["column"].map(year_columns).astype(float),
+            "entity": block[entity], "year": block["column"].map(year_columns).astype(float),
             "indicator": indicator,
-            "value": parse_numbers(block["text"], path, block["column"], block["row"]),
-            "unit": "", "source": spec.get("source", path.name), "flag": "", "source_row": block["row"]}))
+            "value": parse_numbers(block["text"], block["row"], block["column"], place),
+            "unit": "", "source": spec.get("source", path.name), "flag": "", "source_file": path.name,
+            "source_sheet": place.sheet or "", "source_row": block["row"]}))
     tidy = pd.concat(parts, ignore_index=True)
     return tidy[tidy["value"].notna()]
 
 
-READERS = {"long": read_long, "wide_by_year": read_wide_by_year}
+def read_wide(path: Path, spec: dict) -> pd.DataFrame:
+    """COINr's iData layout: one row per entity (and year), one column per indicator or denominator.
+
+    Columns named in the spec (``entity``, ``entity_name``, ``year``, ``groups``) describe the entity;
+    every other column is read as an indicator, so an unexpected column is refused by the later checks.
+    """
+    table, place = read_table(path, spec)
+    entity, year = spec["entity"], spec.get("year")
+    described = [entity, spec.get("entity_name"), year, *spec.get("groups", [])]
+    require_columns(table, [c for c in described if c], place)
+    require_cells(table, [c for c in (entity, year) if c], place)
+    values = [c for c in table.columns if c not in described and not c.startswith("_")]
+    block = table[[entity, *([year] if year else []), *values]].melt(
+        id_vars=[entity, *([year] if year else [])], var_name="indicator", value_name="text", ignore_index=False)
+    block["row"] = block.index  # the spreadsheet row the cell came from
+    block = block.reset_index(drop=True)
+    years = parse_numbers(block[year], block["row"], year, place) if year else float(spec["fixed_year"])
+    tidy = pd.DataFrame({
+        "entity": block[entity], "year": years, "indicator": block["indicator"],
+        "value": parse_numbers(block["text"], block["row"], block["indicator"], place),
+        "unit": "", "source": spec.get("source", path.name), "flag": "", "source_file": path.name,
+        "source_sheet": place.sheet or "", "source_row": block["row"]})
+    return tidy[tidy["value"].notna()]
+
+
+READERS = {"long": read_long, "wide_by_year": read_wide_by_year, "wide": read_wide}
+
+
+def read_entities(study: Study) -> pd.DataFrame | None:
+    """Entity attributes declared in the data specs (display name, group columns such as EurAsia_group).
+
+    One row per entity; ``None`` when no raw file describes its entities. Used by imputation within groups.
+    """
+    frames = []
+    for spec in study.config["data"]:
+        columns = [c for c in [spec.get("entity_name"), *spec.get("groups", [])] if c]
+        if not columns:
+            continue
+        table, place = read_table(study.raw_folder / spec["file"], spec)
+        require_columns(table, [spec["entity"], *columns], place)
+        frame = table[[spec["entity"], *columns]].rename(columns={spec["entity"]: "entity",
+                                                                  spec.get("entity_name") or "": "name"})
+        frames.append(frame.drop_duplicates("entity"))
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True).drop_duplicates("entity").sort_values("entity", ignore_index=True)
 
 
 def read_data_file(study: Study, spec: dict) -> tuple[pd.DataFrame, dict]:
@@ -109,18 +343,28 @@ def read_data_file(study: Study, spec: dict) -> tuple[pd.DataFrame, dict]:
         raise InputError("unknown raw-data format", file=study.folder / "study.yaml", column="data.format",
                          value=layout, expected=f"one of {sorted(READERS)}")
     tidy = READERS[layout](path, spec)
-    tidy["source_file"] = path.name
     if record.get("illustrative"):
         tidy["flag"] = tidy["flag"].replace("", "illustrative")
     return tidy, {"file": path.name, "spec": spec, **record}
 
 
+def lower_bounds(framework: Framework) -> pd.DataFrame:
+    """The smallest value each indicator may take, and why: the framework's ``min_value``, else 0 for counts."""
+    table = framework.table.loc[framework.indicators]
+    declared = pd.to_numeric(table.get("min_value", pd.Series(np.nan, index=table.index)), errors="coerce")
+    counts = (table["unit"] == "count") & declared.isna()
+    return pd.DataFrame({"minimum": declared.mask(counts, 0.0),
+                         "reason": np.where(counts, "unit 'count': a count cannot be negative",
+                                            "min_value of the framework")}, index=table.index)
+
+
 def check_tidy(tidy: pd.DataFrame, study: Study, edition: int) -> None:
-    """Refuse the combined table on the first structural problem, naming the file and row."""
+    """Refuse the combined table on the first problem across rows, naming the file, sheet and row."""
     def fail(problem, rows, column, expected):
         first = tidy.loc[rows].iloc[0]
-        raise InputError(problem, file=first["source_file"], row=int(first["source_row"]), column=column,
-                         value=first[column], expected=expected)
+        value = first[column].item() if isinstance(first[column], np.generic) else first[column]  # -3.0, not np.float64
+        raise InputError(problem, file=first["source_file"], sheet=first["source_sheet"] or None,
+                         row=int(first["source_row"]), column=column, value=value, expected=expected)
 
     unknown = ~tidy["indicator"].isin(study.framework.indicators + list(study.denominators))
     if unknown.any():
@@ -129,13 +373,23 @@ def check_tidy(tidy: pd.DataFrame, study: Study, edition: int) -> None:
     outside = ~tidy["year"].between(study.first_year, max(edition, study.last_year))
     if outside.any():
         fail("year outside the study range", outside, "year", f"{study.first_year}..{max(edition, study.last_year)}")
-    whole = tidy["year"] == tidy["year"].round()
+    whole = tidy["year"] == tidy["year"].round()  # 2018.0 is a whole year, 2018.5 is not
     if not whole.all():
         fail("year is not a whole number", ~whole, "year", "a year such as 2018")
-    duplicated = tidy.duplicated(["entity", "year", "indicator"], keep=False)
+    key = ["entity", "year", "indicator"]
+    duplicated = tidy.duplicated(key, keep=False)
     if duplicated.any():
-        fail("the same entity, year and indicator appear more than once", duplicated, "indicator",
-             "one value per entity-year-indicator")
+        first = tidy[duplicated].iloc[0]
+        again = tidy[duplicated & (tidy[key] == first[key]).all(axis=1)].iloc[1]
+        where = "" if again["source_file"] == first["source_file"] else f"{again['source_file']} "
+        fail(f"the same entity, year and indicator appear more than once (again in {where}row "
+             f"{again['source_row']})", duplicated, "indicator", "one value per entity-year-indicator")
+    bounds = lower_bounds(study.framework).reindex(tidy["indicator"]).set_index(tidy.index)
+    below = tidy["value"] < bounds["minimum"]
+    if below.any():
+        bound = bounds[below].iloc[0]
+        fail("value below the indicator's minimum", below, "value",
+             f"at least {bound['minimum']:g} ({bound['reason']})")
     absent = sorted(set(study.framework.indicators) - set(tidy["indicator"]))
     if absent:
         raise InputError("framework indicators have no data in any raw file", file=study.framework.source,
@@ -156,8 +410,7 @@ def ingest(study: Study, edition: int) -> tuple[pd.DataFrame, list[dict]]:
     check_tidy(tidy, study, edition)
     tidy["year"] = tidy["year"].astype(int)
     tidy = tidy[tidy["year"] <= edition]
-    units = {**study.framework.table["unit"].to_dict(), **{c: d.get("unit", "") for c, d in study.denominators.items()}}
-    tidy["unit"] = tidy["unit"].replace("", np.nan).fillna(tidy["indicator"].map(units))
+    tidy["unit"] = tidy["unit"].replace("", np.nan).fillna(tidy["indicator"].map(study.raw_units()))
     return tidy[TIDY_COLUMNS].sort_values(["entity", "year", "indicator"], ignore_index=True), records
 
 
@@ -176,7 +429,7 @@ def read_references(study: Study) -> pd.DataFrame:
             frame = tidy[["entity", "year", "code", "value"]].assign(source=path.name)
             frame["year"] = frame["year"].astype(int)
         else:
-            table = read_table(path, spec)
+            table, _ = read_table(path, spec)
             if spec.get("only"):
                 table = table[table[spec["index_column"]] == spec["only"]]
             mapped = table[spec["filter_column"]].map(spec["codes"]) if spec.get("filter_column") else None

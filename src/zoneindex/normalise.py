@@ -2,10 +2,12 @@
 
 Each method takes the wide indicator matrix (rows = entity-year, columns = indicators), the framework
 (directions, goalposts, transforms) and the base year, and returns a matrix of the same shape in which
-a higher value is always better. Methods are chosen by name in the study definition.
+a higher value is always better and a missing value stays missing. Methods are chosen by name in the
+study definition; their options come from the same place and are checked here.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +19,7 @@ from zoneindex.framework import Framework
 Normaliser = Callable[..., pd.DataFrame]
 NORMALISERS: dict[str, Normaliser] = {}
 TRANSFORMS = {"": lambda x: x, "log": np.log}
+OPTION = "methods.normalisation"
 
 
 # How each method turns a raw value x of indicator j (direction d_j) into a score; shown in the write-up.
@@ -28,9 +31,31 @@ FORMULAS = {
                  r"goalposts $L_j, U_j$ from the framework table and a transform $T$ (identity or $\ln$); "
                  r"for $d_j = -1$ the numerator is $T(U_j) - T(x_{j,t})$. The share is mapped onto the chosen scale.",
     "minmax": r"$$s_{j,t} = a + (b - a)\,\frac{d_j x_{j,t} - \min(d_j x_j)}{\max(d_j x_j) - \min(d_j x_j)}$$ "
-              r"with the minimum and maximum over all entities and years of the panel.",
+              r"with the minimum and maximum over all entities and years of the panel, or, for indicators "
+              r"given fixed goalposts $[L_j, U_j]$, $\min = d_j L_j$ and $\max = d_j U_j$ (swapped for "
+              r"$d_j = -1$), so that adding a year never changes earlier scores.",
     "zscore": r"$$z_{j,t} = m + s\,\frac{d_j x_{j,t} - \overline{d_j x_j}}{\operatorname{sd}(d_j x_j)}$$ over the "
               r"whole panel.",
+    "rank": r"$$s_{i,j,t} = \operatorname{rank}_{t}(d_j x_{i,j,t})$$ among the entities observed in year $t$ "
+            r"(1 = worst; tied entities get the mean of the ranks they span, or the lowest or highest of "
+            r"them when the study says so).",
+    "percentile_rank": r"$$s_{i,j,t} = 100\,\frac{\operatorname{rank}_{t}(d_j x_{i,j,t}) - 1}{n_{j,t} - 1}$$ "
+                       r"with $n_{j,t}$ entities observed in year $t$ (0 = worst, 100 = best).",
+    "distance_to_reference": r"$$s_{i,j,t} = c\,\frac{x_{i,j,t}}{x_{j,t}^{\mathrm{ref}}} \;(d_j = +1), \qquad "
+                             r"s_{i,j,t} = c\,\frac{x_{j,t}^{\mathrm{ref}}}{x_{i,j,t}} \;(d_j = -1)$$ where the "
+                             r"reference is a chosen entity in the same year, or the same entity in a chosen "
+                             r"year, and $c$ the scale (100 by default).",
+    "chained_growth": r"$$g_{j,t} = \frac{x_{j,t}}{x_{j,t-1}} - 1 \;(d_j = +1), \qquad "
+                      r"g_{j,t} = \frac{x_{j,t-1}}{x_{j,t}} - 1 \;(d_j = -1)$$ $$r_{j,b} = 100, \qquad "
+                      r"r_{j,t} = r_{j,t-1}(1 + g_{j,t}) \;(t > b), \qquad r_{j,t-1} = \frac{r_{j,t}}{1 + g_{j,t}} "
+                      r"\;(t \le b)$$ (the NBS China Innovation Index growth chain, at indicator level). For one "
+                      r"indicator the chain telescopes to the ratio to the base year; the study then aggregates "
+                      r"these chained indicator indices. A missing year breaks the chain beyond it.",
+    "efficacy": r"$$d_{j,t} = 60 + 40\,\frac{x_{j,t} - x_j^{s}}{x_j^{h} - x_j^{s}}$$ (efficacy coefficient, "
+                r"功效系数法) with the satisfactory value $x_j^{h} = U_j$ and the impermissible value $x_j^{s} = L_j$ "
+                r"when $d_j = +1$, and the reverse when $d_j = -1$, where $L_j, U_j$ are the framework goalposts "
+                r"or else the panel minimum and maximum. Optionally "
+                r"clipped to $[60, 100]$.",
 }
 
 
@@ -41,11 +66,20 @@ def normaliser(name: str):
     return register
 
 
+def refuse_unknown_options(function: Callable, params: dict, column: str, skip: int) -> None:
+    """A misspelt option would otherwise be a bare TypeError (or, worse, silently ignored)."""
+    accepted = list(inspect.signature(function).parameters)[skip:]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise InputError("unknown option", column=column, value=unknown, expected=f"some of {accepted}")
+
+
 def normalise(matrix: pd.DataFrame, framework: Framework, base_year: int | None, method: str, **params) -> pd.DataFrame:
-    """Apply the named method; unknown names are refused with the list of known ones."""
+    """Apply the named method; unknown names and options are refused with the list of known ones."""
     if method not in NORMALISERS:
-        raise InputError("unknown normalisation method", column="methods.normalisation.method", value=method,
+        raise InputError("unknown normalisation method", column=f"{OPTION}.method", value=method,
                          expected=f"one of {sorted(NORMALISERS)}")
+    refuse_unknown_options(NORMALISERS[method], params, OPTION, skip=3)
     return NORMALISERS[method](matrix[framework.indicators], framework, base_year, **params)
 
 
@@ -56,6 +90,62 @@ def base_rows(matrix: pd.DataFrame, base_year: int) -> pd.DataFrame:
     return base.reindex(entities).set_axis(matrix.index)
 
 
+def _flag(value, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError("option must be true or false", column=f"{OPTION}.{option}", value=value,
+                         expected="true or false")
+    return value
+
+
+def _number(value, option: str, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+            or (positive and value <= 0):
+        raise InputError("option is not a usable number", column=f"{OPTION}.{option}", value=value,
+                         expected="a number > 0" if positive else "a finite number")
+    return float(value)
+
+
+def _interval(value, option: str) -> tuple[float, float]:
+    """A [low, high] pair of numbers with low < high (a scale or a pair of goalposts)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise InputError("option is not a pair of numbers", column=f"{OPTION}.{option}", value=value,
+                         expected="[low, high]")
+    low, high = (_number(v, option) for v in value)
+    if not low < high:
+        raise InputError("the lower bound is not below the upper bound", column=f"{OPTION}.{option}",
+                         value=list(value), expected="[low, high] with low < high")
+    return low, high
+
+
+def _require_base_year(base_year, method: str, matrix: pd.DataFrame) -> int:
+    years = matrix.index.get_level_values("year")
+    if base_year is None or base_year not in set(years):
+        raise InputError(f"{method} needs a base year that is in the panel", column="base_year", value=base_year,
+                         expected=f"one of {sorted(set(years))}")
+    return base_year
+
+
+def _require_positive(values: pd.DataFrame, method: str, hint: str = "") -> None:
+    """Ratios and growth rates are undefined at or below zero: name the first such cell."""
+    bad = ((values <= 0) & values.notna()).to_numpy()
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        entity, year = values.index[row]
+        raise InputError(f"value is not positive, so {method} is undefined{hint}", column=values.columns[column],
+                         value=f"{entity} {year}: {values.iat[row, column]}", expected="values > 0")
+
+
+def _ratio(values: pd.DataFrame, reference: pd.DataFrame, framework: Framework, scale: float) -> pd.DataFrame:
+    """scale·x/ref for positive indicators and scale·ref/x for negative ones."""
+    positive = framework.directions.reindex(values.columns) > 0
+    # x/x is exactly 1, so a row that is its own reference gets exactly ``scale``
+    return (scale * (values / reference)).where(positive, scale * (reference / values), axis=1)
+
+
+def _directed(matrix: pd.DataFrame, framework: Framework) -> pd.DataFrame:
+    return matrix * framework.directions.reindex(matrix.columns)
+
+
 @normaliser("ratio_to_base")
 def ratio_to_base(matrix, framework, base_year, zero_base: str = "error", offset: float = 0.0):
     """r = 100·x_t/x_b for positive indicators and 100·x_b/x_t for negative ones.
@@ -64,34 +154,50 @@ def ratio_to_base(matrix, framework, base_year, zero_base: str = "error", offset
     ``error`` refuses it naming the indicator and entity; ``offset`` adds ``offset`` to every value of the
     indicator before the ratio (a count that starts at 0 in the base year, say).
     """
-    if base_year is None:
-        raise InputError("ratio_to_base needs a base year", column="base_year", expected="a year")
-    values = matrix + offset if zero_base == "offset" else matrix
-    base = base_rows(values, base_year)
-    for name, frame in (("base-year", base), ("current", values)):
-        bad = (frame <= 0) & frame.notna()
-        if bad.to_numpy().any():
-            row, column = np.argwhere(bad.to_numpy())[0]
-            entity, year = frame.index[row]
-            raise InputError(f"{name} value is not positive, so the ratio to the base year is undefined "
-                             f"(set methods.normalisation.zero_base: offset to shift the indicator)",
-                             row=None, column=frame.columns[column], value=f"{entity} {year}: {frame.iat[row, column]}",
-                             expected="values > 0")
-    positive = framework.directions.reindex(matrix.columns) > 0
-    ratio = 100.0 * (values / base)  # x/x is exactly 1, so the base year is exactly 100
-    inverse = 100.0 * (base / values)
-    return ratio.where(positive, inverse, axis=1)
+    base_year = _require_base_year(base_year, "ratio_to_base", matrix)
+    if zero_base not in ("error", "offset"):
+        raise InputError("unknown zero_base choice", column=f"{OPTION}.zero_base", value=zero_base,
+                         expected="error or offset")
+    values = matrix + _number(offset, "offset") if zero_base == "offset" else matrix
+    _require_positive(values, "the ratio to the base year",
+                      " (set methods.normalisation.zero_base: offset to shift the indicator)")
+    return _ratio(values, base_rows(values, base_year), framework, 100.0)
+
+
+def _goalpost_column(framework: Framework, columns, name: str) -> pd.Series:
+    """One goalpost column as numbers; a blank cell (read from CSV as "") means not given."""
+    table = framework.table.loc[list(columns)]
+    if name not in table:
+        return pd.Series(np.nan, index=table.index)
+    raw = table[name].mask(table[name].astype(str).str.strip() == "")
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = numbers.isna() & raw.notna()
+    if bad.any():
+        code = bad.idxmax()
+        raise InputError("goalpost is not a number", file=framework.source, column=name,
+                         value=f"{code}: {raw[code]!r}", expected="a number, or blank")
+    return numbers.astype(float)
+
+
+def _given_goalposts(framework: Framework, columns) -> tuple[pd.Series, pd.Series]:
+    """Goalpost columns of the framework table (NaN where a bound is not given), checked lo < hi."""
+    lo, hi = (_goalpost_column(framework, columns, c) for c in ("goalpost_lo", "goalpost_hi"))
+    crossed = lo >= hi
+    if crossed.any():
+        code = crossed.idxmax()
+        raise InputError("goalpost_lo is not below goalpost_hi", file=framework.source, column="goalpost_lo",
+                         value=f"{code}: {lo[code]} .. {hi[code]}", expected="goalpost_lo < goalpost_hi")
+    return lo, hi
 
 
 def _goalpost_columns(framework: Framework, columns) -> tuple[pd.Series, pd.Series, pd.Series]:
-    table = framework.table.loc[list(columns)]
-    for column in ("goalpost_lo", "goalpost_hi"):
-        if column not in table or table[column].isna().any():
-            missing = list(table.index[table[column].isna()]) if column in table else list(columns)
+    lo, hi = _given_goalposts(framework, columns)
+    for column, bound in (("goalpost_lo", lo), ("goalpost_hi", hi)):
+        if bound.isna().any():
             raise InputError("goalposts missing for indicators", file=framework.source, column=column,
-                             value=missing, expected="a number for every indicator")
-    return table["goalpost_lo"].astype(float), table["goalpost_hi"].astype(float), table.get(
-        "transform", pd.Series("", index=table.index)).fillna("")
+                             value=list(bound.index[bound.isna()]), expected="a number for every indicator")
+    table = framework.table.loc[list(columns)]
+    return lo, hi, table.get("transform", pd.Series("", index=table.index)).fillna("")
 
 
 @normaliser("goalposts")
@@ -101,28 +207,171 @@ def goalposts(matrix, framework, base_year, scale=(0.0, 100.0), cap: bool = True
     s = (T(min(max(x, lo), hi)) − T(lo)) / (T(hi) − T(lo)), mapped onto ``scale``; for negative
     indicators s = (T(hi) − T(x)) / (T(hi) − T(lo)). Fixed goalposts never move when a year is added.
     """
+    a, b = _interval(scale, "scale")
+    cap = _flag(cap, "cap")
     lo, hi, transform = _goalpost_columns(framework, matrix.columns)
     out = {}
-    for code in matrix.columns:
+    for code in matrix.columns:  # one transform per indicator, so a loop over the (few) columns
         f = TRANSFORMS[transform[code]]
         x = matrix[code].clip(lo[code], hi[code]) if cap else matrix[code]
         t_lo, t_hi = f(lo[code]), f(hi[code])
         share = (f(x) - t_lo) / (t_hi - t_lo) if framework.directions[code] > 0 else (t_hi - f(x)) / (t_hi - t_lo)
-        out[code] = share if tuple(scale) == (0, 1) else scale[0] + (scale[1] - scale[0]) * share
+        out[code] = share if (a, b) == (0, 1) else a + (b - a) * share
     return pd.DataFrame(out, index=matrix.index)
 
 
+def _fixed_goalposts(fixed, columns) -> dict[str, tuple[float, float]]:
+    if fixed is None:
+        return {}
+    if not isinstance(fixed, dict) or set(fixed) - set(columns):
+        raise InputError("fixed goalposts must be keyed by indicator code", column=f"{OPTION}.fixed",
+                         value=sorted(set(fixed) - set(columns)) if isinstance(fixed, dict) else fixed,
+                         expected=f"codes among {list(columns)}")
+    return {code: _interval(bounds, f"fixed.{code}") for code, bounds in fixed.items()}
+
+
 @normaliser("minmax")
-def minmax(matrix, framework, base_year, scale=(0.0, 100.0)):
-    """Min-max over the whole panel (all entities and years), after multiplying by the direction."""
-    directed = matrix * framework.directions.reindex(matrix.columns)
-    low, high = directed.min(), directed.max()
-    span = (high - low).replace(0, np.nan)
-    return scale[0] + (scale[1] - scale[0]) * (directed - low) / span
+def minmax(matrix, framework, base_year, scale=(0.0, 100.0), fixed: dict | None = None,
+           use_goalposts: bool = False):
+    """Min-max after multiplying by the direction, over the whole panel or between fixed goalposts.
+
+    ``fixed: {code: [lo, hi]}`` (raw units) or ``use_goalposts: true`` (the framework's goalpost_lo and
+    goalpost_hi, required for every indicator not in ``fixed``) pin the bounds, so adding a year with a
+    new extreme never rewrites history; values beyond fixed bounds score beyond the scale (the
+    ``goalposts`` method caps them). Other indicators use the panel minimum and maximum.
+    """
+    a, b = _interval(scale, "scale")
+    fixed = _fixed_goalposts(fixed, matrix.columns)
+    directions = framework.directions.reindex(matrix.columns)
+    directed = matrix * directions
+    lo, hi = directed.min(), directed.max()
+    if _flag(use_goalposts, "use_goalposts"):
+        given_lo, given_hi = _given_goalposts(framework, matrix.columns)
+        given = given_lo.notna() & given_hi.notna()
+        missing = [c for c in matrix.columns if not given[c] and c not in fixed]
+        if missing:
+            raise InputError("use_goalposts needs goalposts for every indicator not given in fixed",
+                             file=framework.source, column="goalpost_lo/goalpost_hi", value=missing,
+                             expected="a number in both columns")
+        lo = lo.where(~given, given_lo.where(directions > 0, -given_hi))
+        hi = hi.where(~given, given_hi.where(directions > 0, -given_lo))
+    for code, (low, high) in fixed.items():
+        # bounds of the directed value d·x: [L, U] for d = +1 and [−U, −L] for d = −1
+        lo[code], hi[code] = (low, high) if directions[code] > 0 else (-high, -low)
+    span = (hi - lo).replace(0, np.nan)  # a constant indicator carries no information: NaN, not 0/0 noise
+    return a + (b - a) * (directed - lo) / span
 
 
 @normaliser("zscore")
 def zscore(matrix, framework, base_year, mean: float = 0.0, sd: float = 1.0):
     """Standardise over the whole panel (sample sd), after multiplying by the direction."""
-    directed = matrix * framework.directions.reindex(matrix.columns)
+    mean, sd = _number(mean, "mean"), _number(sd, "sd", positive=True)
+    directed = _directed(matrix, framework)
     return mean + sd * (directed - directed.mean()) / directed.std(ddof=1)
+
+
+TIES = ("average", "min", "max")
+
+
+def _year_ranks(matrix: pd.DataFrame, framework: Framework, method: str, ties: str) -> pd.DataFrame:
+    if matrix.index.get_level_values("entity").nunique() < 2:
+        raise InputError(f"{method} compares entities within a year, but the panel has one entity",
+                         column=f"{OPTION}.method", value=method, expected="a panel of several entities")
+    if ties not in TIES:
+        raise InputError("unknown ties rule", column=f"{OPTION}.ties", value=ties, expected=f"one of {list(TIES)}")
+    return _directed(matrix, framework).groupby(level="year").rank(method=ties)
+
+
+@normaliser("rank")
+def rank(matrix, framework, base_year, ties: str = "average"):
+    """Rank among the entities of the same year (1 = worst; NaN unranked). Tied entities share the mean
+    of the ranks they span, or with ``ties: min`` the lowest (COINr's "sport" ranking) or ``max``."""
+    return _year_ranks(matrix, framework, "rank", ties)
+
+
+@normaliser("percentile_rank")
+def percentile_rank(matrix, framework, base_year, ties: str = "average"):
+    """100·(rank − 1)/(n − 1) within each year, n = entities observed; a lone observation gets NaN (0/0).
+    ``ties`` as for ``rank``; COINr's n_prank is ``ties: min`` on a 0–1 scale."""
+    ranks = _year_ranks(matrix, framework, "percentile_rank", ties)
+    observed = matrix.notna().groupby(level="year").transform("sum")
+    return 100.0 * (ranks - 1) / (observed - 1)
+
+
+@normaliser("distance_to_reference")
+def distance_to_reference(matrix, framework, base_year, entity: str | None = None, year: int | None = None,
+                          scale: float = 100.0):
+    """scale·x/x_ref (negative indicators: scale·x_ref/x), the reference being a chosen entity in the same
+    year (``entity: CODE``) or the same entity in a chosen year (``year: 2018``); a missing reference
+    value gives NaN."""
+    if (entity is None) == (year is None):
+        raise InputError("distance_to_reference needs exactly one reference", column=OPTION,
+                         value={"entity": entity, "year": year}, expected="either entity: CODE or year: YEAR")
+    scale = _number(scale, "scale", positive=True)
+    entities = matrix.index.get_level_values("entity")
+    years = matrix.index.get_level_values("year")
+    if entity is not None:
+        if entity not in set(entities):
+            raise InputError("reference entity is not in the panel", column=f"{OPTION}.entity", value=entity,
+                             expected=f"one of {sorted(set(entities))}")
+        reference = matrix.xs(entity, level="entity").reindex(years).set_axis(matrix.index)
+    else:
+        if year not in set(years):
+            raise InputError("reference year is not in the panel", column=f"{OPTION}.year", value=year,
+                             expected=f"one of {sorted(set(years))}")
+        reference = base_rows(matrix, year)
+    _require_positive(matrix, "the ratio to the reference")
+    return _ratio(matrix, reference, framework, scale)
+
+
+def _chain(links: pd.DataFrame) -> pd.DataFrame:
+    """Running product of growth factors within each entity, in row order; NaN from a missing link on."""
+    broken = links.isna().groupby(level="entity").cumsum() > 0
+    return links.fillna(1.0).groupby(level="entity").cumprod().mask(broken)
+
+
+@normaliser("chained_growth")
+def chained_growth(matrix, framework, base_year):
+    """Indicator index chained from year-on-year growth, 100 in the base year (NBS CII).
+
+    Growth runs between an entity's consecutive rows. Forward of the base year the index is the running
+    product of 1 + g; backward it is divided by the growth factors between the year and the base year.
+    """
+    base_year = _require_base_year(base_year, "chained_growth", matrix)
+    _require_positive(matrix, "the growth rate")
+    values = matrix.sort_index()
+    entities = values.index.get_level_values("entity")
+    years = pd.Series(values.index.get_level_values("year"), index=values.index)
+    previous = values.groupby(level="entity").shift(1)
+    factor = _ratio(values, previous, framework, 1.0)  # 1 + g_t: the link from the previous row into t
+    forward = _chain(factor.where(years > base_year, 1.0, axis=0))
+    next_factor = factor.groupby(level="entity").shift(-1)  # the link from t into the next row
+    backward = _chain(next_factor.where(years < base_year, 1.0, axis=0).iloc[::-1]).iloc[::-1]
+    # without a base-year row the chain has no anchor at 100
+    has_base = pd.Series(entities.isin(entities[years.to_numpy() == base_year]), index=values.index)
+    index = (100.0 * forward / backward).where(has_base, axis=0)
+    return index.reindex(matrix.index).where(matrix.notna())
+
+
+@normaliser("efficacy")
+def efficacy(matrix, framework, base_year, cap: bool = False):
+    """Efficacy coefficient d = 60 + 40·(x − x_s)/(x_h − x_s) (功效系数法).
+
+    The framework's goalpost_lo/goalpost_hi give the raw range [L, U] (either missing: the panel minimum
+    or maximum); for positive indicators x_h = U is satisfactory and x_s = L impermissible, for negative
+    ones the other way round. ``cap: true`` clips scores to [60, 100].
+    """
+    cap = _flag(cap, "cap")
+    given_lo, given_hi = _given_goalposts(framework, matrix.columns)
+    lo, hi = given_lo.fillna(matrix.min()), given_hi.fillna(matrix.max())
+    crossed = (lo >= hi) & (given_lo.notna() | given_hi.notna())
+    if crossed.any():
+        code = crossed.idxmax()
+        raise InputError("a goalpost lies beyond the panel on the wrong side", file=framework.source,
+                         column="goalpost_lo/goalpost_hi", value=f"{code}: {lo[code]} .. {hi[code]}",
+                         expected="goalpost_lo below the panel maximum and goalpost_hi above its minimum")
+    positive = framework.directions.reindex(matrix.columns) > 0
+    satisfactory, impermissible = hi.where(positive, lo), lo.where(positive, hi)
+    span = (satisfactory - impermissible).replace(0, np.nan)  # constant and no goalposts: no information
+    score = 60.0 + 40.0 * (matrix - impermissible) / span
+    return score.clip(60.0, 100.0) if cap else score

@@ -133,6 +133,15 @@ def swap_in(staged: paths.RunPaths, final: paths.RunPaths) -> None:
             shutil.rmtree(backup)
 
 
+def keep_failed_notebook(staged: paths.RunPaths, stage: str) -> Path:
+    """Move a failed notebook (the run's record of what went wrong) out of the staging folder."""
+    out_root = staged.out_root.parent.parent  # staging lives in <out-root>/.staging/<run>
+    target = out_root / "reports" / staged.study / "failed" / str(staged.year) / f"{stage}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(staged.notebooks / f"{stage}.ipynb", target)
+    return target
+
+
 def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress: bool, timings: dict) -> None:
     import papermill as pm
     from tqdm.auto import tqdm
@@ -147,8 +156,9 @@ def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress
                                 progress_bar={"desc": stage, "leave": False} if progress else False,
                                 request_save_on_cell_execute=False, execution_timeout=1800)
         except pm.PapermillExecutionError as error:
+            kept = keep_failed_notebook(staged, stage)
             raise RuntimeError(f"notebook {stage} failed at cell {error.cell_index} ({error.ename}): "
-                               f"{error.evalue}\nthe failed notebook is {staged.notebooks / f'{stage}.ipynb'}; "
+                               f"{error.evalue}\nthe failed notebook is kept as {kept}; "
                                "the outputs of the last good run were left untouched") from None
         timings[stage] = round(time.perf_counter() - started, 3)
 

@@ -270,54 +270,135 @@ def plot_heatmap(matrix: pd.DataFrame, title: str, note: str | None = None, cmap
     return _finish(fig, ax, title, note)
 
 
+
+def plot_rank_shifts(ranks: pd.DataFrame, title: str, note: str | None = None) -> Figure:
+    """Rank of every entity (rows, ordered by the nominal rank) under each method set (columns).
+
+    The nominal rank is a black bar-free marker; each alternative is a coloured dot joined to it by a thin
+    line, so long lines show the entities whose rank depends most on the method.
+    """
+    ranks = ranks.sort_values("nominal")
+    fig, ax = _with_legend_row((6.5, max(3.0, 0.16 * len(ranks) + 1.5)))
+    y = np.arange(len(ranks))
+    alternatives = [c for c in ranks.columns if c != "nominal"]
+    colours = dimension_colours(alternatives)
+    for name in alternatives:
+        ax.hlines(y, ranks["nominal"], ranks[name], color=colours[name], linewidth=0.6, alpha=0.6)
+        ax.plot(ranks[name], y, "o", markersize=3.2, color=colours[name], label=name)
+    ax.plot(ranks["nominal"], y, "|", markersize=7, color="black", label="nominal")
+    ax.set_yticks(y, ranks.index, fontsize=mpl.rcParams["font.size"] * 0.7)
+    ax.invert_yaxis()
+    ax.set_xlabel("rank (1 = best)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend_below(fig, ax)
+    return _finish(fig, ax, title, note)
+
 # --- the visualize stage: the figure set of one edition -------------------------------------------
 
 FIGURE_TITLES = {
     "index_over_time": {"en": "{index} and its dimensions", "zh": "{index}及各维度"},
-    "radar": {"en": "Dimensions, {first} and {last}", "zh": "各维度：{first}年与{last}年"},
+    "radar": {"en": "{entity}: {a} and {b}", "zh": "{entity}：{a}与{b}"},
     "waterfall": {"en": "Contributions to the change {base}–{last} (points)", "zh": "{base}—{last}年变化的贡献（点）"},
-    "heatmap": {"en": "Normalised indicator scores by year", "zh": "各指标标准化得分"},
+    "heatmap": {"en": "Normalised scores", "zh": "标准化得分"},
+    "ranked_bars": {"en": "{index}, {last}", "zh": "{index}（{last}年）"},
 }
+MEDIAN_LABEL = {"en": "median of all", "zh": "全部中位数"}
 TOTAL_LABEL = {"en": "Total", "zh": "合计"}
 ILLUSTRATIVE_NOTE = {"en": "Illustrative data, not official statistics: values generated to demonstrate the method.",
                      "zh": "示意数据，非官方统计：数值为演示方法而生成。"}
 
 
+def plot_ranked_bars(values: pd.DataFrame, labels: dict[str, str], colours: dict[str, str], title: str,
+                     highlight: str | None = None, note: str | None = None) -> Figure:
+    """Entities ranked by their total, one horizontal bar each, stacked by component when there are several
+    columns (each column is that component's points of the total); the highlighted entity is named in bold."""
+    values = values.loc[values.sum(axis=1).sort_values(ascending=False).index]
+    fig, ax = _with_legend_row((6.5, max(3.0, 0.15 * len(values) + 1.5)))
+    y = np.arange(len(values))
+    left = np.zeros(len(values))
+    for column in values.columns:
+        ax.barh(y, values[column], left=left, color=colours.get(column, "#4c72b0"), label=labels.get(column, column),
+                height=0.8)
+        left += values[column].fillna(0).to_numpy()
+    ax.set_yticks(y, values.index, fontsize=mpl.rcParams["font.size"] * 0.7)
+    for tick in ax.get_yticklabels():
+        tick.set_fontweight("bold" if tick.get_text() == highlight else "normal")
+    ax.invert_yaxis()
+    if values.shape[1] > 1:
+        _legend_below(fig, ax)
+    return _finish(fig, ax, title, note)
+
+
+def _radar_level(framework) -> list[str]:
+    """The highest level below the index with at least three nodes (a radar needs three axes)."""
+    for level in range(framework.max_level - 1, 0, -1):
+        if len(framework.level_codes(level)) >= 3:
+            return framework.level_codes(level)
+    return framework.indicators
+
+
 def edition_figures(ctx, languages=("en", "zh")) -> pd.DataFrame:
-    """Draw and save the figure set of an edition in each language; one row per figure and language."""
+    """Draw and save the figure set of an edition in each language; one row per figure and language.
+
+    A time series (several years) gets the index and its dimensions over time, a radar of the first (or
+    base) and latest year, a heatmap of indicator scores by year, and with a base year the waterfall of
+    contributions. A single-year cross-section gets the ranked bar chart with the dimensions stacked, a
+    radar of the focus entity against the median, and a heatmap of the level below the index by entity.
+    """
     study, fw = ctx.study, ctx.study.framework
     scores = ctx.read("scores")
     entity = study.config.get("focus_entity") or scores["entity"].iloc[0]
     own = scores[scores["entity"] == entity]
     dimensions = fw.level_codes(fw.max_level - 1)
-    colours = dimension_colours(dimensions)
+    axes = _radar_level(fw)
+    colours = {**dimension_colours(dimensions), **(dimension_colours(axes) if axes != dimensions else {})}
     years = sorted(own.loc[own["code"] == fw.root].dropna(subset=["value"])["year"])
     first = study.base_year if study.base_year is not None else years[0]
     last = years[-1]
+    latest = scores[scores["year"] == last]
     contributions = ctx.read("contributions") if study.base_year is not None else None
+    weights = ctx.read("weights").set_index("code")["relative_weight"]
+    arithmetic_root = aggregate_method(study, fw.max_level) == "arithmetic" and not study.methods.get("rebase")
     rows = []
     for lang in languages:
         set_theme(lang)
-        labels = {**fw.labels(lang), "total": TOTAL_LABEL[lang]}
-        note = ILLUSTRATIVE_NOTE[lang] if own["illustrative"].any() else None
-        title = {k: v[lang].format(index=labels[fw.root], first=first, last=last, base=study.base_year)
-                 for k, v in FIGURE_TITLES.items()}
-        figures = {
-            "index_over_time": plot_index_over_time(own, [fw.root, *dimensions], labels, colours,
-                                                    study.base_year, title["index_over_time"], note),
-            "radar": plot_radar(own[own["code"].isin(dimensions) & own["year"].isin([first, last])]
-                                .pivot(index="code", columns="year", values="value").loc[dimensions],
-                                labels, title["radar"], note),
-            "heatmap": plot_heatmap(own[own["level"] == 1].pivot(index="code", columns="year", values="value")
-                                    .loc[fw.indicators].rename(index=labels), title["heatmap"], note,
-                                    center=100.0 if study.base_year is not None else None),
-        }
+        labels = {**fw.labels(lang), "total": TOTAL_LABEL[lang], "median": MEDIAN_LABEL[lang]}
+        note = ILLUSTRATIVE_NOTE[lang] if scores["illustrative"].any() else None
+        text = {"index": labels[fw.root], "last": last, "base": study.base_year, "entity": entity}
+        figures = {}
+        if len(years) > 1:
+            figures["index_over_time"] = (plot_index_over_time(own, [fw.root, *dimensions], labels, colours,
+                                          study.base_year, FIGURE_TITLES["index_over_time"][lang].format(**text), note))
+            radar = own[own["code"].isin(axes) & own["year"].isin([first, last])].pivot(
+                index="code", columns="year", values="value").loc[axes]
+            text.update(a=first, b=last)
+            matrix = own[own["level"] == 1].pivot(index="code", columns="year", values="value").loc[fw.indicators]
+        else:
+            radar = latest[latest["code"].isin(axes)].pivot(index="code", columns="entity", values="value")
+            radar = pd.DataFrame({entity: radar[entity], labels["median"]: radar.median(axis=1)}).loc[axes]
+            text.update(a=entity, b=labels["median"])
+            matrix = latest[latest["code"].isin(axes)].pivot(index="code", columns="entity", values="value").loc[axes]
+            matrix = matrix[latest[latest["code"] == fw.root].sort_values("value", ascending=False)["entity"]]
+        figures["radar"] = plot_radar(radar, labels, FIGURE_TITLES["radar"][lang].format(**text), note)
+        figures["heatmap"] = plot_heatmap(matrix.rename(index=labels), FIGURE_TITLES["heatmap"][lang], note,
+                                          center=100.0 if study.base_year is not None else None)
+        if latest["entity"].nunique() > 1 and latest["entity"].nunique() <= 80:
+            wide = latest.pivot(index="entity", columns="code", values="value")
+            stacked = (wide[dimensions] * weights[dimensions]) if arithmetic_root else wide[[fw.root]]
+            figures["ranked_bars"] = plot_ranked_bars(stacked, labels, colours,
+                                                      FIGURE_TITLES["ranked_bars"][lang].format(**text), entity, note)
         if contributions is not None:
-            latest = contributions[(contributions["entity"] == entity) & (contributions["year"] == last)]
-            figures["waterfall"] = plot_waterfall(latest.set_index("code").loc[dimensions, "to_index"], 100.0,
-                                                  labels, colours, title["waterfall"], note)
+            change = contributions[(contributions["entity"] == entity) & (contributions["year"] == last)]
+            figures["waterfall"] = plot_waterfall(change.set_index("code").loc[dimensions, "to_index"], 100.0,
+                                                  labels, colours, FIGURE_TITLES["waterfall"][lang].format(**text), note)
         for name, fig in figures.items():
+            title = fig.axes[0].get_title(loc="left")
             files = save_figure(fig, ctx.out.figures / f"{name}_{lang}")
-            rows.append({"figure": name, "lang": lang, "title": title[name], "illustrative": note is not None,
+            rows.append({"figure": name, "lang": lang, "title": title, "illustrative": note is not None,
                          "files": ", ".join(p.name for p in files)})
     return pd.DataFrame(rows)
+
+
+def aggregate_method(study, level: int) -> str:
+    from zoneindex.aggregate import method_for_level
+    return method_for_level(study.methods["aggregation"], level)[0]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from zoneindex import aggregate, normalise as normalisation
+from zoneindex import aggregate, normalise as normalisation, weight as weighting
 from zoneindex.aggregate import Aggregation
-from zoneindex.clean import to_wide
+from zoneindex.clean import clean, to_wide
 from zoneindex.framework import Framework, Study
 from zoneindex.normalise import base_rows, normalise
 from zoneindex.weight import nominal_weights, weights_table
@@ -57,7 +57,7 @@ def score(study: Study, clean: pd.DataFrame) -> ScoreResult:
     norm_spec = dict(methods["normalisation"])
     normalised = normalise(matrix, fw, study.base_year, norm_spec.pop("method"), **norm_spec)
     weight_spec = dict(methods["weights"])
-    nominal = nominal_weights(fw, weight_spec.pop("method"), normalised)
+    nominal = nominal_weights(fw, weight_spec.pop("method"), normalised, **weight_spec)
     aggregation = Aggregation(fw, methods["aggregation"], nominal, study.base_year, bool(methods.get("rebase")))
     wide = aggregation.run(normalised)
     flags = (clean.assign(illustrative=clean["flag"].str.contains("illustrative"))
@@ -81,6 +81,11 @@ def sorted_for_output(frame: pd.DataFrame, framework: Framework) -> pd.DataFrame
         .reset_index(drop=True)
 
 
+def availability_rule(aggregation: dict) -> str:
+    share = float(aggregation.get("min_availability", 0.5))
+    return "at least one of its children has one" if share == 0 else f"at least {share:.0%} of its children have one"
+
+
 def describe_methods(study: Study) -> str:
     """Markdown with the formulas of exactly the method choices this study makes (for the notebooks)."""
     methods, fw = study.methods, study.framework
@@ -89,10 +94,10 @@ def describe_methods(study: Study) -> str:
     options = ", ".join(f"{k} = {v}" for k, v in norm.items())
     parts = [f"**Normalisation: `{name}`**" + (f" ({options})" if options else "") + ". "
              + normalisation.FORMULAS[name],
-             f"**Weights: `{methods['weights']['method']}`.** Within each group the weights are rescaled to "
+             f"**Weights: `{methods['weights']['method']}`.** " + weighting.FORMULAS[methods["weights"]["method"]]
+             + " Within each group the weights are rescaled to "
              r"$\tilde w_j = w_j / \sum_{i \in k} w_i$; a child with no value is left out and the others are "
-             f"re-weighted, and a node needs at least {float(methods['aggregation'].get('min_availability', 0.5)):.0%}"
-             " of its children to get a value."]
+             "re-weighted, and a node gets a value when " + availability_rule(methods["aggregation"]) + "."]
     for level in range(2, fw.max_level + 1):
         method, p = aggregate.method_for_level(methods["aggregation"], level)
         nodes = ", ".join(fw.name(c) for c in fw.level_codes(level)[:6])
@@ -168,3 +173,27 @@ def rank_shifts(nominal: pd.DataFrame, variants: dict[str, pd.DataFrame], code: 
     summary = pd.DataFrame({"mean_abs_rank_shift": shifts.mean(), "max_abs_rank_shift": shifts.max(),
                             "spearman_rho": table[list(variants)].corrwith(table["nominal"], method="spearman")})
     return table, summary
+
+
+def alternatives(study: Study, ingested: pd.DataFrame, years: range,
+                 entities: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Scores under each alternative method set of the study (``alternatives:`` in study.yaml).
+
+    Every alternative reruns the clean stage too, since imputation, screening and outlier choices
+    live there; the nominal study is not among them.
+    """
+    out = {}
+    for name, overrides in (study.config.get("alternatives") or {}).items():
+        variant = with_methods(study, overrides)
+        cleaned, _ = clean(ingested, variant.framework, years, variant.methods,
+                           variant.config.get("unit_conversions"), variant.denominators, entities)
+        out[name] = score(variant, cleaned).scores
+    return out
+
+
+def trajectories(nominal: pd.DataFrame, variants: dict[str, pd.DataFrame], code: str, entity: str) -> pd.DataFrame:
+    """One entity's value of ``code`` by year under the nominal and every alternative method set."""
+    def series(scores: pd.DataFrame) -> pd.Series:
+        own = scores[(scores["code"] == code) & (scores["entity"] == entity)]
+        return own.set_index("year")["value"]
+    return pd.DataFrame({"nominal": series(nominal), **{name: series(s) for name, s in variants.items()}})
