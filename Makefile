@@ -20,12 +20,12 @@ setup: $(STAMP)
 studies: $(STAMP)
 	$(BIN)/zoneindex studies
 
-$(STAMP): pyproject.toml requirements.txt scripts/ensure_fonts.sh
+$(STAMP): pyproject.toml requirements.txt scripts/ensure_system_packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (zoneindex)" >/dev/null
-	bash scripts/ensure_fonts.sh
+	bash scripts/ensure_system_packages.sh
 	touch $(STAMP)
 
 clean:

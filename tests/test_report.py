@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
 
 import matplotlib
 import nbformat
@@ -11,7 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from zoneindex.errors import InputError
-from zoneindex.report import build_methodology_html
+from zoneindex.report import (CHROMIUM_ENV, CHROMIUM_NAMES, MissingToolError, _stable_pdf, build_methodology_html,
+                               build_methodology_pdf)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
@@ -168,3 +170,93 @@ def test_what_cannot_be_self_contained_is_an_error(tmp_path, cells):
 def test_no_notebooks_is_an_error(tmp_path):
     with pytest.raises(InputError):
         build_methodology_html([], tmp_path / "m.html", title="T")
+
+
+# --- print layout and the PDF ---------------------------------------------------------------------------
+
+def _table_html(columns: int, cell: str) -> str:
+    head = "".join(f"<th>c{j}</th>" for j in range(columns))
+    row = "".join(f"<td>{cell}</td>" for _ in range(columns))
+    return f'<table border="1" class="dataframe"><thead><tr><th></th>{head}</tr></thead><tbody>' + \
+        f"<tr><th>北区</th>{row}</tr><tr><th>南区</th>{row}</tr></tbody></table>"
+
+
+@pytest.fixture
+def wide_notebook(tmp_path):
+    """Three tables: one that fits, one that fits with a smaller font, one that needs a landscape page."""
+    cells = [new_markdown_cell("# Wide tables 宽表")]
+    for columns, cell in ((5, "0.25"), (16, "0.9999"), (30, "123456.789")):
+        cells.append(new_code_cell("t", outputs=[new_output("display_data", data={
+            "text/html": _table_html(columns, cell), "text/plain": "t"})]))
+    return _save(tmp_path / "06_wide.ipynb", cells)
+
+
+def test_wide_tables_get_a_smaller_print_font_or_a_landscape_page(wide_notebook, tmp_path):
+    page = _build([wide_notebook], tmp_path)
+    tables = re.findall(r"<table[^>]*>", page)
+    assert len(tables) == 3
+    assert "print-fit" not in tables[0]
+    assert 'class="print-fit dataframe"' in tables[1] and "landscape" not in tables[1]
+    assert 6.0 <= float(re.search(r"--print-font-size: ([\d.]+)pt", tables[1])[1]) < 8
+    assert "print-landscape" in tables[2]
+    assert "@page landscape" in page and "page: landscape" in page
+
+
+needs_chromium = pytest.mark.skipif(not any(shutil.which(n) for n in CHROMIUM_NAMES), reason="no Chromium installed")
+
+
+def _pdf(path):
+    pypdfium2 = pytest.importorskip("pypdfium2")
+    return pypdfium2, pypdfium2.PdfDocument(path)
+
+
+@needs_chromium
+def test_pdf_has_every_page_glyph_and_image(notebooks, wide_notebook, tmp_path):
+    paths, _ = notebooks
+    html_page = build_methodology_html([*paths, wide_notebook], tmp_path / "m.html", title="Zone index 区域指数",
+                                       lang="en", banner="Illustrative data 示意数据")
+    out = build_methodology_pdf(html_page, tmp_path / "pdf" / "m.pdf")
+    pypdfium2, pdf = _pdf(out)
+    assert 2 <= len(pdf) <= 5
+    text = "".join(p.get_textpage().get_text_range() for p in pdf)
+    for words in ("中文标题", "北区", "区域指数", "示意数据", "rows loaded: 42"):
+        assert words in text
+    data = out.read_bytes()
+    assert b"NotoSansCJK" in data  # the named CJK face, not a Kaiti fallback or missing glyphs
+    images = sum(1 for p in pdf for o in p.get_objects(max_depth=5) if o.type == pypdfium2.raw.FPDF_PAGEOBJ_IMAGE)
+    assert images == html_page.read_text(encoding="utf-8").count("<img")
+    sizes = [p.get_size() for p in pdf]
+    assert any(w > h for w, h in sizes) and any(w < h for w, h in sizes)  # the widest table is on its own landscape page
+    for page, (width, _) in zip(pdf, sizes):  # nothing printed beyond the right edge: no clipped column
+        textpage = page.get_textpage()
+        assert all(textpage.get_charbox(i)[2] <= width - 20 for i in range(textpage.count_chars()))
+
+
+@needs_chromium
+def test_pdf_is_byte_identical_with_a_fixed_date(notebooks, tmp_path):
+    html_page = build_methodology_html(notebooks[0], tmp_path / "m.html", title="T")
+    a = build_methodology_pdf(html_page, tmp_path / "a" / "m.pdf")
+    b = build_methodology_pdf(html_page, tmp_path / "b" / "m.pdf")
+    assert a.read_bytes() == b.read_bytes()
+    assert b"/CreationDate (D:20000101000000+00'00')" in a.read_bytes()
+    assert [p.name for p in a.parent.iterdir()] == ["m.pdf"]
+
+
+def test_what_varies_between_prints_is_made_stable_without_moving_offsets():
+    def pdf(first, second, when):
+        return (b"<</ID (node%08d)>> <</ID (node%08d)>> /IDTree <</Names [(node%08d) 1 0 R (node%08d) 2 0 R]>> "
+                b"/CreationDate (D:%s+01'00')" % (first, second, first, second, when))
+    a, b = _stable_pdf(pdf(79, 80, b"20261127144623")), _stable_pdf(pdf(78, 80, b"20261127150102"))
+    assert a == b and len(a) == len(pdf(79, 80, b"20261127144623"))
+    assert b"(node00000001)" in a and b"(node00000002)" in a and b"D:20000101000000+00'00'" in a
+
+
+def test_pdf_without_chromium_names_the_package(notebooks, tmp_path, monkeypatch):
+    html_page = build_methodology_html(notebooks[0], tmp_path / "m.html", title="T")
+    monkeypatch.setenv(CHROMIUM_ENV, "no-such-browser-zoneindex")
+    with pytest.raises(MissingToolError, match="apt-get install chromium"):
+        build_methodology_pdf(html_page, tmp_path / "m.pdf")
+    assert not (tmp_path / "m.pdf").exists()
+    monkeypatch.delenv(CHROMIUM_ENV)
+    with pytest.raises(InputError, match="no write-up page"):
+        build_methodology_pdf(tmp_path / "missing.html", tmp_path / "m.pdf")

@@ -37,6 +37,13 @@ FORMULAS = {
                         r"profile scores lower than a balanced one with the same mean; partially compensatory). Its "
                         r"change is attributed to the children in proportion to the change of $\tilde w_j v_j$.",
 }
+CHAIN_FORMULA = (
+    r"**Chain-linked (NBS China Innovation Index method).** Each aggregate grows by the weighted growth "
+    r"of its children between adjacent years: $$G_{k,t} = \sum_{j \in k} \tilde w_j \Big(\frac{v_{j,t}}"
+    r"{v_{j,t-1}} - 1\Big), \qquad D_{k,t} = D_{k,t-1}\,(1 + G_{k,t}), \qquad D_{k,b} = 100,$$ and "
+    r"backwards $D_{k,t-1} = D_{k,t}/(1 + G_{k,t})$ before the base year. Child $j$ adds "
+    r"$c_{j,t} = D_{k,t-1}\tilde w_j (v_{j,t}/v_{j,t-1} - 1)$ points in year $t$; these add up to "
+    r"$D_{k,t} - D_{k,t-1}$, and summed over the years since the base year to $D_{k,t} - 100$.")
 REBASE_FORMULA = r"$$D_{k,t} = 100\,\frac{A_{k,t}}{A_{k,b}}$$ so that every aggregate equals 100 in the base year $b$."
 DECOMPOSITION_FORMULA = (
     r"For an arithmetic mean the change of node $k$ since the base year splits exactly into "
@@ -124,6 +131,10 @@ class Aggregation:
         self.weights = framework.relative_weights(weights)
         self.rebase = rebase and base_year is not None
         self.min_availability = float(config.get("min_availability", 0.5))
+        self.chain = bool(config.get("chain", False))
+        if self.chain and base_year is None:
+            raise InputError("chain-linked aggregation needs a base year", column="methods.aggregation.chain",
+                             value=True, expected="a study with base_year")
 
     def _base_position(self, index: pd.MultiIndex) -> np.ndarray:
         rows = pd.Series(np.arange(len(index)), index=index)
@@ -135,6 +146,7 @@ class Aggregation:
         fw = self.framework
         scores = normalised[fw.indicators].copy()
         self.raw_aggregates = {}
+        self.steps: dict[str, np.ndarray] = {}  # chain-linking: each year's child contributions per node
         self.undefined: list[tuple] = []  # (entity, year, node) left NaN because a child was <= 0
         base_pos = self._base_position(scores.index) if self.base_year is not None else None
         for level in range(2, fw.max_level + 1):
@@ -146,6 +158,9 @@ class Aggregation:
                     values = self._non_positive(values, children, scores.index, code, method)
                 weights = self.weights[children].to_numpy()
                 available = (~np.isnan(values)).mean(axis=1)
+                if self.chain:
+                    scores[code] = self._chained(code, values, weights, scores.index)
+                    continue
                 aggregate = aggregate_values(values, weights, method, p)
                 aggregate[available < self.min_availability - 1e-12] = np.nan
                 aggregate[available == 0] = np.nan
@@ -156,6 +171,36 @@ class Aggregation:
                     aggregate = 100.0 * (aggregate / base_value)  # exactly 100 in the base year
                 scores[code] = aggregate
         return scores[fw.codes]
+
+    def _chained(self, code: str, values: np.ndarray, weights: np.ndarray, index: pd.MultiIndex) -> np.ndarray:
+        """Chain the weighted growth of the children from D_b = 100 forwards and backwards (CHAIN_FORMULA).
+
+        Keeps each year's child contributions D_{t-1}·w̃_j·g_j in ``self.steps[code]`` for the decomposition.
+        """
+        rows = pd.Series(np.arange(len(index)), index=index)
+        previous = rows.reindex(pd.MultiIndex.from_arrays(
+            [index.get_level_values("entity"), index.get_level_values("year") - 1])).to_numpy(dtype=float)
+        has_previous = ~np.isnan(previous)
+        before = np.full_like(values, np.nan)
+        before[has_previous] = values[previous[has_previous].astype(int)]
+        both = np.where(np.isnan(before), np.nan, values)  # children present in both years
+        w = _relative(both, weights)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            growth_terms = np.nan_to_num(w * (both / before - 1.0))
+        growth = np.where(np.isnan(both).all(axis=1), np.nan, growth_terms.sum(axis=1))
+        years = index.get_level_values("year").to_numpy()
+        chained = np.where(years == self.base_year, 100.0, np.nan)
+        for year in range(self.base_year + 1, years.max() + 1):
+            now = np.flatnonzero(years == year)
+            chained[now] = chained[previous[now].astype(int)] * (1.0 + growth[now])
+        for year in range(self.base_year, years.min(), -1):
+            now = np.flatnonzero((years == year) & has_previous)
+            chained[previous[now].astype(int)] = chained[now] / (1.0 + growth[now])
+        step = np.zeros_like(values)
+        step[has_previous] = chained[previous[has_previous].astype(int)][:, None] * growth_terms[has_previous]
+        self.steps[code] = step
+        self.raw_aggregates[code] = chained
+        return chained
 
     def _non_positive(self, values, children, index, code, method):
         """Geometric and harmonic means are undefined at 0: refuse, or (if the study says so) leave NaN."""
@@ -171,6 +216,16 @@ class Aggregation:
         raise InputError(f"{method} aggregation of {code!r} needs positive values (choose a normalisation "
                          f"whose range excludes 0, e.g. min-max to [1, 100], or set non_positive: missing)",
                          column=children[column], value=f"{entity} {year}: {values[row, column]}", expected="> 0")
+
+    def _cumulative_steps(self, code: str, index: pd.MultiIndex) -> np.ndarray:
+        """Children's chained contributions summed from the base year to each year (negative before it)."""
+        later = np.asarray(index.get_level_values("year") > self.base_year)[:, None]
+        entity = index.get_level_values("entity")
+        after = pd.DataFrame(np.where(later, self.steps[code], 0.0)).groupby(entity).cumsum().to_numpy()
+        # before the base year: minus the steps of the years after t, up to the base year
+        upto = pd.DataFrame(np.where(later, 0.0, self.steps[code])).groupby(entity)
+        before = -(upto.transform("sum") - upto.cumsum()).to_numpy()
+        return np.where(later, after, before)
 
     def contributions(self, scores: pd.DataFrame) -> pd.DataFrame:
         """Long table of each node's change since the base year and its exact share of the index change.
@@ -193,6 +248,9 @@ class Aggregation:
             for code in fw.level_codes(level):
                 kids = [column[c] for c in fw.children(code)]
                 weights = self.weights[fw.children(code)].to_numpy()
+                if self.chain:
+                    to_parent[:, kids] = self._cumulative_steps(code, scores.index)[keep]
+                    continue
                 raw = self.raw_aggregates[code]
                 raw_t = raw[keep]
                 raw_b = raw[base_pos[keep].astype(int)]

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scores:      {out.processed / 'scores.csv'}")
     print(f"manifest:    {out.processed / 'manifest.json'}")
     print(f"figures:     {out.figures}")
-    print(f"write-up:    {out.reports / 'methodology.html'}")
+    print(f"write-up:    {out.reports / 'methodology.html'} (and .pdf)")
+    print(f"results:     {out.reports / 'results.xlsx'}")
     print(f"wall time:   {time.perf_counter() - started:.1f} s")
     return 0
 

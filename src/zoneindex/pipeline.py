@@ -119,6 +119,13 @@ def manifest(ctx: RunContext, parameters: dict, timings: dict, staged: paths.Run
     }
 
 
+def write_manifest(ctx: RunContext, parameters: dict, timings: dict, staged: paths.RunPaths) -> Path:
+    target = staged.processed / "manifest.json"
+    record = manifest(ctx, parameters, timings, staged)
+    target.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
 def swap_in(staged: paths.RunPaths, final: paths.RunPaths) -> None:
     """Replace the final output folders with the staged ones, keeping the old until the new is in place."""
     for new, old in zip(staged.folders(), final.folders()):
@@ -177,23 +184,35 @@ def run(study: str, year: int | None = None, out_root: str | Path | None = None,
     timings: dict = {}
     try:
         execute_notebooks(STAGES, parameters, staged, progress, timings)
-        from zoneindex.report import build_methodology_html
-        report_started = time.perf_counter()
-        build_methodology_html([staged.notebooks / f"{s}.ipynb" for s in STAGES],
-                               staged.reports / "methodology.html", title=final_ctx.study.title[lang],
-                               lang=lang, banner=illustrative_banner(final_ctx.study, lang))
-        timings["methodology_html"] = round(time.perf_counter() - report_started, 3)
-        timings["total"] = round(time.perf_counter() - started, 3)
         public_parameters = {**parameters, "out_root": str(final.out_root)}
-        record = manifest(final_ctx, public_parameters, timings, staged)
-        (staged.processed / "manifest.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
-                                                        encoding="utf-8")
+        write_manifest(final_ctx, public_parameters, timings, staged)  # the results pack quotes it
+        publish_outputs(final_ctx.study, staged, lang, timings)
+        timings["total"] = round(time.perf_counter() - started, 3)
+        write_manifest(final_ctx, public_parameters, timings, staged)
         swap_in(staged, final)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
         if staging_root.parent.exists() and not any(staging_root.parent.iterdir()):
             staging_root.parent.rmdir()
     return final
+
+
+def publish_outputs(study: Study, staged: paths.RunPaths, lang: str, timings: dict) -> None:
+    """The write-up (HTML and PDF) from the executed notebooks, and the Excel results pack."""
+    from zoneindex.export import write_results_workbook
+    from zoneindex.report import build_methodology_html, build_methodology_pdf
+
+    started = time.perf_counter()
+    html = build_methodology_html([staged.notebooks / f"{s}.ipynb" for s in STAGES],
+                                  staged.reports / "methodology.html", title=study.title[lang], lang=lang,
+                                  banner=illustrative_banner(study, lang))
+    timings["methodology_html"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    build_methodology_pdf(html, staged.reports / "methodology.pdf")
+    timings["methodology_pdf"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    write_results_workbook(staged.processed, study, staged.reports / "results.xlsx", lang=lang)
+    timings["results_xlsx"] = round(time.perf_counter() - started, 3)
 
 
 def illustrative_banner(study: Study, lang: str) -> str | None:

@@ -4,12 +4,20 @@ Code inputs are hidden and only their outputs kept. LaTeX becomes MathML at buil
 image is embedded as a data URI, so the page needs no network, no JavaScript and no CDN (the stock
 nbconvert templates load MathJax and require.js from one, see design/ecosystem.md §3). The same
 notebooks always give the same bytes, so the write-up can be diffed and checked into a release.
+``build_methodology_pdf`` prints the page to A4 with headless Chromium (the page's print stylesheet does
+the layout; WeasyPrint cannot render MathML, design/ecosystem.md §3).
 """
 from __future__ import annotations
 
 import html
 import os
 import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unicodedata
 from pathlib import Path
 
 import jinja2
@@ -59,7 +67,7 @@ def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, exclude_anchor_links=True, embed_images=True)
     body = "\n".join(_render(exporter, Path(path), index) for index, path in enumerate(notebooks))
-    body, toc = _anchor_headings(body)
+    body, toc = _anchor_headings(_fit_tables_for_print(body))
     lang = LANG_CODES.get(lang, lang)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              keep_trailing_newline=True)
@@ -150,6 +158,131 @@ def _anchor_headings(body: str) -> tuple[str, list[tuple[int, str, str]]]:
         return f"<h{level}{attrs}>{inner}</h{level}>"
 
     return _HEADING.sub(anchor, body), toc
+
+
+# Print layout of wide tables (A4 with 16 mm side margins, as in methodology.css). The width a table needs
+# is estimated from its cells in em: numbers never wrap, headers wrap between words and text anywhere.
+# A table too wide at 8 pt gets a smaller font (var --print-font-size); one that would need less than
+# 6 pt on a portrait page goes on a landscape page; one too wide even at 5 pt there may wrap its numbers.
+PRINT_WIDTH_PT = {"portrait": 504.0, "landscape": 751.0}
+PRINT_FONT_PT, MIN_FONT_PT = 8.0, {"portrait": 6.0, "landscape": 5.0}
+_TABLE = re.compile(r"<table\b([^>]*)>(.*?)</table>", re.S)
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S)
+_CELL = re.compile(r"<t([hd])\b([^>]*)>(.*?)</t[hd]>", re.S)
+
+
+def _table_width_em(inner: str) -> float:
+    widths: dict[int, float] = {}
+    for row in _ROW.findall(inner):
+        for j, (kind, attrs, content) in enumerate(_CELL.findall(row)):
+            text = html.unescape(re.sub(r"<[^>]+>", "", content)).strip()
+            words = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in w) for w in text.split()] or [0]
+            chars = sum(words) + len(words) - 1 if 'class="num"' in attrs else max(words) if kind == "h" else min(max(words), 12)
+            widths[j] = max(widths.get(j, 0.0), 0.55 * chars + 0.8)  # ~0.55 em a character, + padding and rules
+    return sum(widths.values())
+
+
+def _fit_tables_for_print(body: str) -> str:
+    def fit(m: re.Match) -> str:
+        need = _table_width_em(m[2]) * PRINT_FONT_PT  # points at the normal print size
+        if need <= PRINT_WIDTH_PT["portrait"]:
+            return m[0]
+        page = "portrait" if need * MIN_FONT_PT["portrait"] / PRINT_FONT_PT <= PRINT_WIDTH_PT["portrait"] else "landscape"
+        size = min(PRINT_FONT_PT, max(MIN_FONT_PT[page], PRINT_FONT_PT * PRINT_WIDTH_PT[page] / need))
+        classes = "print-fit" + (" print-landscape" if page == "landscape" else "")
+        classes += " print-squeeze" if need * MIN_FONT_PT[page] / PRINT_FONT_PT > PRINT_WIDTH_PT[page] else ""
+        attrs = m[1]
+        if 'class="' in attrs:
+            attrs = attrs.replace('class="', f'class="{classes} ', 1)
+        else:
+            attrs += f' class="{classes}"'
+        return f'<table{attrs} style="--print-font-size: {int(size * 10) / 10}pt">{m[2]}</table>'
+    return _TABLE.sub(fit, body)
+
+
+class MissingToolError(RuntimeError):
+    """A system program the step needs is not installed."""
+
+
+CHROMIUM_ENV = "ZONEINDEX_CHROMIUM"  # a browser to use instead of the first of CHROMIUM_NAMES on the PATH
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer")
+# What varies between two prints of the same page by the same Chromium (checked with Chromium 156):
+# the print time in the document information, and, on a busy machine, the DOM node numbers that name
+# the table header cells in the tagged-PDF structure tree (/ID (node00000079)).
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})([^)]*)\)")
+_PDF_NODE_ID = re.compile(rb"\(node(\d+)\)")
+
+
+def find_chromium() -> str:
+    """The Chromium to print with: $ZONEINDEX_CHROMIUM, else the first of CHROMIUM_NAMES on the PATH."""
+    names = [os.environ[CHROMIUM_ENV]] if os.environ.get(CHROMIUM_ENV) else CHROMIUM_NAMES
+    for name in names:
+        if found := shutil.which(name):
+            return found
+    raise MissingToolError(
+        f"no Chromium found (looked for {', '.join(names)}): the PDF of the write-up is printed by headless "
+        "Chromium. Install the Debian package 'chromium' (sudo apt-get install chromium, or run "
+        f"scripts/ensure_system_packages.sh), or set {CHROMIUM_ENV} to a Chromium or Chrome executable.")
+
+
+def build_methodology_pdf(html: Path, out: Path, *, timeout: float = 180) -> Path:
+    """Print the write-up page ``html`` to an A4 PDF at ``out`` with headless Chromium; return ``out``.
+
+    The page's print stylesheet does the layout (MathML is rendered natively, wide tables are shrunk or
+    set on landscape pages). What Chromium varies from one print to the next (the print time and the
+    node numbers of the tagged-PDF structure) is fixed afterwards, so the same page gives the same bytes
+    with the same Chromium and fonts; another Chromium version or other fonts give other bytes.
+    """
+    page, out = Path(html).resolve(), Path(out)
+    if not page.is_file():
+        raise InputError("no write-up page to print", file=page, expected="an HTML file built by build_methodology_html")
+    browser = find_chromium()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with tempfile.TemporaryDirectory(prefix="zoneindex-chromium-") as profile:
+            # A fresh profile each time (nothing cached or remembered), and its own process group so
+            # that a hung browser can be stopped with every helper process it started.
+            proc = subprocess.Popen([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}",
+                                     page.as_uri()], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+            try:
+                _, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise RuntimeError(f"Chromium did not finish printing {page.name} within {timeout:.0f} s") from None
+        data = tmp.read_bytes() if tmp.exists() else b""
+        if proc.returncode != 0 or not data.startswith(b"%PDF-"):
+            detail = err.decode(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"Chromium could not print {page} (exit code {proc.returncode}): " + " | ".join(detail))
+        tmp.write_bytes(_stable_pdf(data))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def _stable_pdf(data: bytes) -> bytes:
+    """Replace what varies between prints, byte for byte the same length so that no offset moves.
+
+    The print time becomes SOURCE_DATE_EPOCH, else 2000-01-01. The node ids are renumbered 1, 2, …
+    in their own order, which keeps them unique and keeps the sorted /IDTree sorted.
+    """
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or 946684800)  # 2000-01-01T00:00:00Z
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(epoch)).encode()
+
+    def fixed_date(m: re.Match) -> bytes:
+        zone = b"+00'00'" if len(m[3]) == 7 else m[3]
+        return b"/" + m[1] + b" (D:" + stamp + zone + b")"
+
+    ids = sorted({m[1] for m in _PDF_NODE_ID.finditer(data)}, key=int)
+    # the k-th smallest id is at least k, so k padded to the old width never makes the file longer
+    rank = {old: str(k).encode().zfill(len(old)) for k, old in enumerate(ids, start=1)}
+    data = _PDF_NODE_ID.sub(lambda m: b"(node" + rank.get(m[1], m[1]) + b")", data)
+    return _PDF_DATE.sub(fixed_date, data)
 
 
 def _write_atomically(out: Path, text: str) -> Path:

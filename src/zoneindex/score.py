@@ -98,6 +98,9 @@ def describe_methods(study: Study) -> str:
              + " Within each group the weights are rescaled to "
              r"$\tilde w_j = w_j / \sum_{i \in k} w_i$; a child with no value is left out and the others are "
              "re-weighted, and a node gets a value when " + availability_rule(methods["aggregation"]) + "."]
+    if methods["aggregation"].get("chain"):
+        parts.append(aggregate.CHAIN_FORMULA)
+        return "\n\n".join(parts)
     for level in range(2, fw.max_level + 1):
         method, p = aggregate.method_for_level(methods["aggregation"], level)
         nodes = ", ".join(fw.name(c) for c in fw.level_codes(level)[:6])
