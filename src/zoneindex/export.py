@@ -98,11 +98,8 @@ def _formats(wb, scores: pd.DataFrame | None) -> dict:
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    # Only empty cells are missing: "NA" is Namibia's ISO code, not a missing value.
-    return pd.read_csv(path, keep_default_na=False, na_values=[""],
-                       dtype={c: str for c in ("entity", "code", "parent", "indicator", "check", "source")})
+    from zoneindex.pipeline import read_stage_table
+    return read_stage_table(path) if path.exists() else None
 
 
 def _wide(long: pd.DataFrame, study) -> tuple[pd.DataFrame, list[str]]:

@@ -57,11 +57,24 @@ class RunContext:
         path = self.table_path(name)
         if not path.exists():
             raise InputError(f"stage table {name}.csv is missing: run the earlier notebooks first", file=path)
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        for column in ("flag", "source", "parent", "unit", "note"):
-            if column in frame:
-                frame[column] = frame[column].fillna("").astype(str)
-        return frame
+        return read_stage_table(path)
+
+
+TEXT_COLUMNS = ("entity", "code", "parent", "indicator", "check", "source", "flag", "unit", "note", "group")
+
+
+def read_stage_table(path: Path) -> pd.DataFrame:
+    """A stage table as written by RunContext.write. Only empty cells are missing ("NA" is Namibia's ISO
+    code, not a missing value); text columns stay text; an empty table reads as an empty frame."""
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
+                            dtype={column: str for column in TEXT_COLUMNS})
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    for column in TEXT_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].fillna("")
+    return frame
 
 
 def open_run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en") -> RunContext:

@@ -92,16 +92,38 @@ def contribution_checks(study: Study, contributions: pd.DataFrame) -> list[dict]
     ]
 
 
+# normalisations that are one increasing function of d·x for all entities of a year (so the ranking of
+# entities must follow d·x); base-relative ones (ratio_to_base, chained_growth) are per entity only
+SAME_FUNCTION_FOR_ALL = {"minmax", "zscore", "goalposts", "rank", "percentile_rank", "efficacy"}
+
+
 def direction_check(study: Study, clean: pd.DataFrame, scores: pd.DataFrame) -> dict:
-    """A normalised indicator never moves against direction × raw value within an entity over time."""
+    """A normalised indicator never moves against direction × raw value: within an entity over time, and,
+    for normalisations that treat all entities alike, across the entities of a year."""
     raw = clean.pivot(index=["entity", "year"], columns="indicator", values="value")
     norm = scores[scores["level"] == 1].pivot(index=["entity", "year"], columns="code", values="value")
     norm = norm.reindex(index=raw.index, columns=raw.columns)
-    step_raw = raw.groupby(level="entity").diff() * study.framework.directions.reindex(raw.columns)
-    step_norm = norm.groupby(level="entity").diff()
-    against = (np.sign(step_raw) * np.sign(step_norm) < 0).to_numpy().sum()
+    directed = raw * study.framework.directions.reindex(raw.columns)
+    against = _wrong_way_steps(directed, norm, "entity")
+    checked = "year-on-year steps of one entity"
+    if study.methods["normalisation"]["method"] in SAME_FUNCTION_FOR_ALL:
+        against += _wrong_way_steps(directed, norm, "year")
+        checked += " and neighbouring entities of one year (ordered by direction × raw value)"
     return _check("normalised values move with direction × raw value", against == 0, int(against),
-                  "year-on-year steps of one entity that move the wrong way")
+                  f"{checked} that move the wrong way")
+
+
+def _wrong_way_steps(directed: pd.DataFrame, norm: pd.DataFrame, group: str) -> int:
+    """Count pairs of neighbours (within each ``group``) whose normalised values are in the opposite order
+    of their directed raw values. Neighbours are consecutive rows; across entities the rows are first
+    sorted by the directed value of each indicator."""
+    count = 0
+    for code in directed.columns:
+        frame = pd.DataFrame({"x": directed[code], "s": norm[code]}).dropna().reset_index()
+        order = [group, "x"] if group == "year" else ["entity", "year"]
+        steps = frame.sort_values(order).groupby(group)[["x", "s"]].diff()
+        count += int((np.sign(steps["x"]) * np.sign(steps["s"]) < 0).sum())
+    return count
 
 
 def reference_comparison(study: Study, scores: pd.DataFrame, references: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
@@ -142,3 +164,149 @@ def validate(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, weights: p
     checks = invariant_checks(study, clean, scores, weights, contributions) + reference_rows
     return {"checks": pd.DataFrame(checks), "coverage": coverage(clean, study).reset_index(),
             "reference_comparison": comparison}
+
+
+# --- data quality and statistical coherence (the JRC audit's first steps) ---------------------------
+
+COLLINEAR = 0.9  # |r| above which two indicators of one group are flagged as possibly double-counting
+
+
+def indicator_statistics(clean: pd.DataFrame, log: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Per indicator: availability, zeros, unique values, distribution, JRC outlier flag, what was changed.
+
+    Skewness and kurtosis are the sample statistics with small-sample corrections (Excel SKEW/KURT), computed
+    on the values as scored; the JRC flag is |skew| >= 2 and kurtosis >= 3.5.
+    """
+    from zoneindex.treat import kurt, skew
+
+    changed = log[log["indicator"] != "*"].groupby(["indicator", "step"]).size().unstack(fill_value=0)
+    rows = []
+    for code, group in clean.groupby("indicator", sort=False):
+        x = group["value"].to_numpy(dtype=float)
+        present = x[~np.isnan(x)]
+        rows.append({"indicator": code, "values": len(x), "available": len(present) / len(x) if len(x) else np.nan,
+                     "observed": float(observed_mask(group).mean()), "zeros": float((present == 0).mean()),
+                     "unique": len(np.unique(present)), "mean": present.mean(), "sd": present.std(ddof=1),
+                     "min": present.min(), "max": present.max(), "skew": skew(present), "kurtosis": kurt(present)})
+    table = pd.DataFrame(rows).set_index("indicator").reindex(study.framework.indicators)
+    table["jrc_outlier_flag"] = (table["skew"].abs() >= 2) & (table["kurtosis"] >= 3.5)
+    for step in ("imputation", "outliers", "denomination"):
+        table[step] = changed[step].reindex(table.index).fillna(0).astype(int) if step in changed else 0
+    return table
+
+
+def entity_availability(clean: pd.DataFrame) -> pd.DataFrame:
+    """Share of indicators observed per entity and year (the screening statistic)."""
+    return clean.assign(observed=observed_mask(clean)).pivot_table(
+        index="entity", columns="year", values="observed", aggfunc="mean")
+
+
+def _cross_section(scores: pd.DataFrame) -> pd.DataFrame:
+    """The matrix the coherence statistics use: entities of the latest year (rows) × nodes (columns)."""
+    latest = scores[scores["year"] == scores["year"].max()]
+    return latest.pivot(index="entity", columns="code", values="value")
+
+
+def correlations(scores: pd.DataFrame, study: Study, alpha: float = 0.05) -> pd.DataFrame:
+    """Pearson and Spearman correlation of every node with its parent and with the index, over entities.
+
+    A correlation whose p-value is above ``alpha`` is masked (NaN), as COINr's ``get_corr(pval = 0.05)``.
+    """
+    from scipy import stats
+
+    fw, matrix = study.framework, _cross_section(scores)
+    rows = []
+    for code in fw.codes:
+        if code == fw.root:
+            continue
+        for target, kind in ((fw.table.at[code, "parent"], "parent"), (fw.root, "index")):
+            pair = matrix[[code, target]].dropna()
+            row = {"code": code, "level": int(fw.table.at[code, "level"]), "against": kind, "target": target,
+                   "n": len(pair)}
+            for name, test in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr)):
+                usable = len(pair) >= 3 and pair[code].nunique() > 1 and pair[target].nunique() > 1
+                r, p = test(pair[code], pair[target]) if usable else (np.nan, np.nan)
+                row[name] = r if p <= alpha else np.nan
+                row[f"{name}_p"] = p
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def collinearity(scores: pd.DataFrame, study: Study, threshold: float = COLLINEAR) -> pd.DataFrame:
+    """Pairs of siblings whose Pearson correlation exceeds ``threshold`` in absolute value."""
+    fw, matrix = study.framework, _cross_section(scores)
+    rows = []
+    for parent in [c for c in fw.codes if fw.children(c)]:
+        kids = fw.children(parent)
+        corr = matrix[kids].corr()
+        for i, a in enumerate(kids):
+            for b in kids[i + 1:]:
+                if abs(corr.at[a, b]) > threshold:
+                    rows.append({"group": parent, "a": a, "b": b, "r": corr.at[a, b]})
+    return pd.DataFrame(rows, columns=["group", "a", "b", "r"])
+
+
+def kmo(correlation: np.ndarray) -> float:
+    """Kaiser–Meyer–Olkin measure: Σ r² / (Σ r² + Σ partial r²) over the off-diagonal pairs."""
+    inverse = np.linalg.pinv(correlation)
+    scale = np.sqrt(np.outer(np.diag(inverse), np.diag(inverse)))
+    partial = -inverse / scale
+    off = ~np.eye(len(correlation), dtype=bool)
+    r2, p2 = (correlation[off] ** 2).sum(), (partial[off] ** 2).sum()
+    return float(r2 / (r2 + p2))
+
+
+def group_coherence(scores: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Per aggregate: Cronbach's α of its children, the variance share of their first principal component
+    (statsmodels PCA on standardised data) and KMO, over the entities of the latest year.
+
+    α = k/(k−1)·(1 − Σ var(x_j)/var(Σ x_j)). These need more entities than children and at least two
+    children; otherwise the row says why they were not computed.
+    """
+    from statsmodels.multivariate.pca import PCA
+
+    fw, matrix = study.framework, _cross_section(scores)
+    rows = []
+    for parent in [c for c in fw.codes if fw.children(c)]:
+        kids = fw.children(parent)
+        data = matrix[kids].dropna()
+        row = {"group": parent, "level": int(fw.table.at[parent, "level"]), "children": len(kids), "n": len(data)}
+        if len(kids) < 2 or len(data) <= len(kids) or (data.std() == 0).any():
+            row["note"] = "not computed: needs two or more varying children and more entities than children"
+            rows.append(row)
+            continue
+        variances = data.var(ddof=1)
+        row["cronbach_alpha"] = len(kids) / (len(kids) - 1) * (1 - variances.sum() / data.sum(axis=1).var(ddof=1))
+        eigenvalues = PCA(data, standardize=True, ncomp=len(kids), method="eig").eigenvals
+        row["pc1_share"] = float(eigenvalues.iloc[0] / eigenvalues.sum())
+        row["kmo"] = kmo(data.corr().to_numpy()) if len(kids) >= 3 else np.nan
+        row["note"] = ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def directional_coherence(scores: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """For a single entity's time series: the share of year-on-year steps in which each node moves in the
+    same direction as its parent (correlations over a handful of years would mean little)."""
+    fw = study.framework
+    wide = scores.pivot(index="year", columns="code", values="value").sort_index()
+    steps = np.sign(wide.diff().iloc[1:])
+    rows = []
+    for code in fw.codes:
+        if code == fw.root:
+            continue
+        parent = fw.table.at[code, "parent"]
+        moving = (steps[code] != 0) & (steps[parent] != 0)
+        rows.append({"code": code, "level": int(fw.table.at[code, "level"]), "parent": parent,
+                     "steps": int(moving.sum()),
+                     "same_direction": float((steps[code] == steps[parent])[moving].mean()) if moving.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def coherence(scores: pd.DataFrame, study: Study) -> dict[str, pd.DataFrame]:
+    """The coherence tables that fit the study's data: cross-sectional statistics when there are several
+    entities, the directional check for a single entity's time series."""
+    if scores["entity"].nunique() > 1:
+        return {"correlations": correlations(scores, study), "collinearity": collinearity(scores, study),
+                "group_coherence": group_coherence(scores, study)}
+    return {"directional_coherence": directional_coherence(scores, study)}
