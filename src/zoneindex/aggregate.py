@@ -147,6 +147,7 @@ class Aggregation:
         scores = normalised[fw.indicators].copy()
         self.raw_aggregates = {}
         self.steps: dict[str, np.ndarray] = {}  # chain-linking: each year's child contributions per node
+        self.chain_parts: dict[str, tuple] = {}  # chain-linking: child weights, weighted growth, previous rows
         self.undefined: list[tuple] = []  # (entity, year, node) left NaN because a child was <= 0
         base_pos = self._base_position(scores.index) if self.base_year is not None else None
         for level in range(2, fw.max_level + 1):
@@ -199,6 +200,7 @@ class Aggregation:
         step = np.zeros_like(values)
         step[has_previous] = chained[previous[has_previous].astype(int)][:, None] * growth_terms[has_previous]
         self.steps[code] = step
+        self.chain_parts[code] = (np.nan_to_num(w), growth_terms, previous)
         self.raw_aggregates[code] = chained
         return chained
 
@@ -217,15 +219,55 @@ class Aggregation:
                          f"whose range excludes 0, e.g. min-max to [1, 100], or set non_positive: missing)",
                          column=children[column], value=f"{entity} {year}: {values[row, column]}", expected="> 0")
 
-    def _cumulative_steps(self, code: str, index: pd.MultiIndex) -> np.ndarray:
-        """Children's chained contributions summed from the base year to each year (negative before it)."""
+    def _cumulative(self, steps: np.ndarray, index: pd.MultiIndex) -> np.ndarray:
+        """Year-on-year steps summed from the base year to each year (minus the later steps before it)."""
         later = np.asarray(index.get_level_values("year") > self.base_year)[:, None]
         entity = index.get_level_values("entity")
-        after = pd.DataFrame(np.where(later, self.steps[code], 0.0)).groupby(entity).cumsum().to_numpy()
+        after = pd.DataFrame(np.where(later, steps, 0.0)).groupby(entity).cumsum().to_numpy()
         # before the base year: minus the steps of the years after t, up to the base year
-        upto = pd.DataFrame(np.where(later, 0.0, self.steps[code])).groupby(entity)
+        upto = pd.DataFrame(np.where(later, 0.0, steps)).groupby(entity)
         before = -(upto.transform("sum") - upto.cumsum()).to_numpy()
         return np.where(later, after, before)
+
+    def _proportional_to_index(self, change: np.ndarray, to_parent: np.ndarray, column: dict) -> np.ndarray:
+        """Pass each node's points of the index change down to its children in proportion to their
+        contributions to the node's own change (0 where the node did not change)."""
+        fw = self.framework
+        to_index = np.zeros_like(change)
+        to_index[:, column[fw.root]] = change[:, column[fw.root]]
+        for level in range(fw.max_level, 1, -1):
+            for code in fw.level_codes(level):
+                k = column[code]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratio = np.where(change[:, k] != 0, to_index[:, k] / change[:, k], 0.0)
+                for child in fw.children(code):
+                    to_index[:, column[child]] = to_parent[:, column[child]] * ratio
+        return to_index
+
+    def _chained_to_index(self, scores: pd.DataFrame) -> np.ndarray:
+        """Each node's points of the chained index's change since the base year, summed year by year.
+
+        In year t the index grows by I_{t-1}·G_t, and G_t is the weighted sum of the children's growth down
+        to the indicators, so node x adds I_{t-1}·s_x·g_{x,t}, with s_x the product of relative weights from
+        the index down to x. Summed over the children of a node this is the node's own share, exactly.
+        """
+        fw = self.framework
+        column = {code: i for i, code in enumerate(scores.columns)}
+        steps = np.zeros(scores.shape)
+        share = np.zeros(scores.shape)
+        share[:, column[fw.root]] = 1.0
+        index_values = scores[fw.root].to_numpy(dtype=float)
+        _, _, previous = self.chain_parts[fw.root]
+        before = np.where(np.isnan(previous), np.nan, index_values[np.nan_to_num(previous).astype(int)])
+        steps[:, column[fw.root]] = np.nan_to_num(index_values - before)
+        for level in range(fw.max_level, 1, -1):
+            for code in fw.level_codes(level):
+                weights, growth_terms, _ = self.chain_parts[code]
+                kids = [column[c] for c in fw.children(code)]
+                own = share[:, column[code]][:, None]
+                share[:, kids] = own * weights
+                steps[:, kids] = np.nan_to_num(before)[:, None] * own * growth_terms
+        return self._cumulative(steps, scores.index)
 
     def contributions(self, scores: pd.DataFrame) -> pd.DataFrame:
         """Long table of each node's change since the base year and its exact share of the index change.
@@ -249,7 +291,7 @@ class Aggregation:
                 kids = [column[c] for c in fw.children(code)]
                 weights = self.weights[fw.children(code)].to_numpy()
                 if self.chain:
-                    to_parent[:, kids] = self._cumulative_steps(code, scores.index)[keep]
+                    to_parent[:, kids] = self._cumulative(self.steps[code], scores.index)[keep]
                     continue
                 raw = self.raw_aggregates[code]
                 raw_t = raw[keep]
@@ -258,16 +300,10 @@ class Aggregation:
                                              exact_linear=method != "mazziotta_pareto")
                 scale = 100.0 / raw_b if self.rebase else 1.0
                 to_parent[:, kids] = pieces * (scale[:, None] if self.rebase else 1.0)
-        to_index = np.zeros_like(change)
-        root = column[fw.root]
-        to_index[:, root] = change[:, root]
-        for level in range(fw.max_level, 1, -1):
-            for code in fw.level_codes(level):
-                k = column[code]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    ratio = np.where(change[:, k] != 0, to_index[:, k] / change[:, k], 0.0)
-                for c in fw.children(code):
-                    to_index[:, column[c]] = to_parent[:, column[c]] * ratio
+        if self.chain:
+            to_index = self._chained_to_index(scores)[keep]
+        else:
+            to_index = self._proportional_to_index(change, to_parent, column)
         index = scores.index[keep]
         frame = pd.DataFrame({"entity": np.repeat(index.get_level_values("entity"), len(column)),
                               "year": np.repeat(index.get_level_values("year"), len(column)),

@@ -201,11 +201,70 @@ def treat_outliers(tidy: pd.DataFrame, framework: Framework, method: str = "none
     return apply_to_tidy(tidy, log), log
 
 
+def repair_entity_names(tidy: pd.DataFrame, mapping: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace every spelling of an entity by its standard name from ``mapping`` (columns raw, entity).
+
+    The standard names are the ``entity`` column; a name already standard is left as it is. Every changed
+    cell gets the flag ``entity-name-repaired`` and one log row (step ``entity name``, method
+    ``<raw> -> <entity>``, before = the raw spelling, after = the standard name, with the ``source_file``
+    and ``source_row`` it came from). Refused with an InputError, never dropped: a name that is neither a
+    standard name nor a listed spelling; and, after the repair, two rows for the same entity, year and
+    indicator (two spellings of one entity in the same table), naming both rows.
+    """
+    def _row(value) -> int | None:
+        return None if value is None or value == "" or pd.isna(value) else int(value)
+
+    lookup = dict(zip(mapping["raw"].astype(str), mapping["entity"].astype(str)))
+    standard = sorted(set(mapping["entity"].astype(str)))
+    names = tidy["entity"].astype(str)
+    where = {c: tidy[c] if c in tidy else pd.Series("", index=tidy.index) for c in ("source_file", "source_row")}
+    unknown = ~names.isin(standard) & ~names.isin(list(lookup))
+    if unknown.any():
+        i = unknown.idxmax()
+        raise InputError("entity name is neither a standard name nor a spelling listed in the entity-name "
+                         "table", file=where["source_file"][i] or None, row=_row(where["source_row"][i]),
+                         column="entity", value=names[i],
+                         expected=f"one of the {len(standard)} standard names {standard}, or a row "
+                                  f"raw,entity for this spelling in the entity-name table")
+    repaired = names.map(lambda name: lookup.get(name, name))
+    changed = repaired != names
+    tidy = tidy.copy()
+    tidy["entity"] = repaired
+    if "flag" in tidy:
+        tidy["flag"] = add_flag(tidy["flag"].fillna(""), changed, "entity-name-repaired")
+    key = ["entity", "year", "indicator"]
+    twice = tidy.duplicated(key, keep=False)
+    if twice.any():
+        first_i = twice.idxmax()
+        same = twice & (tidy[key] == tidy.loc[first_i, key]).all(axis=1)
+        a, b = same[same].index[:2]
+        def place(i):
+            return f"{names[i]!r} in {where['source_file'][i] or '?'} row {_row(where['source_row'][i])}"
+        raise InputError(f"two rows for the same entity, year and indicator after repairing entity names: "
+                         f"{place(a)} and {place(b)}", file=where["source_file"][a] or None,
+                         row=_row(where["source_row"][a]), column="entity",
+                         value=f"{names[a]} / {names[b]} -> {repaired[a]}",
+                         expected="one row per entity-year-indicator: two spellings of one entity carry the "
+                                  "same series, so one of the rows is wrong or the table maps a name wrongly")
+    log = pd.DataFrame({"entity": repaired[changed], "year": tidy.loc[changed, "year"],
+                        "indicator": tidy.loc[changed, "indicator"], "step": "entity name",
+                        "method": names[changed] + " -> " + repaired[changed], "before": names[changed],
+                        "after": repaired[changed], "source_file": where["source_file"][changed],
+                        "source_row": where["source_row"][changed]},
+                       columns=LOG_COLUMNS + ["source_file", "source_row"])
+    return tidy, log.reset_index(drop=True)
+
+
 def clean(tidy: pd.DataFrame, framework: Framework, years: range, methods: dict,
           conversions: list[dict] | None = None, denominators: dict | None = None,
-          entities: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          entities: pd.DataFrame | None = None,
+          entity_names: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The whole clean stage, in COINr's order: units, denominators, complete grid, imputation, screening,
-    outlier treatment. Returns the clean table and the log of every changed or removed value."""
+    outlier treatment, after repairing entity names when the study has an entity-name table
+    (``ingest.read_entity_names``). Returns the clean table and the log of every changed or removed value."""
+    name_log = None
+    if entity_names is not None:
+        tidy, name_log = repair_entity_names(tidy, entity_names)
     tidy, unit_log = harmonise_units(tidy, raw_units(framework, denominators or {}), conversions or [])
     tidy, denominator_log = denominate(tidy, framework, denominators or {})
     tidy = complete_grid(tidy, framework, years)
@@ -218,7 +277,19 @@ def clean(tidy: pd.DataFrame, framework: Framework, years: range, methods: dict,
     tidy, outlier_log = treat_outliers(tidy, framework, spec.pop("method"), **spec)
     columns = ["entity", "year", "indicator", "value", "unit", "source", "flag"]
     log = _concat_log([unit_log, denominator_log, impute_log, screen_log, outlier_log])
+    if name_log is not None:  # the entity-name repairs come first, with the file and row they came from
+        log = _concat_log([name_log, log.reindex(columns=name_log.columns)]).reindex(columns=name_log.columns)
     return tidy[columns + [c for c in tidy.columns if c not in columns]], log
+
+
+def clean_study(study, tidy: pd.DataFrame, years: range, entities: pd.DataFrame | None = None,
+                methods: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``clean`` with everything a study definition declares: its methods (or ``methods`` instead), unit
+    conversions, denominators and entity-name table."""
+    from zoneindex.ingest import read_entity_names
+
+    return clean(tidy, study.framework, years, methods or study.methods, study.config.get("unit_conversions"),
+                 study.denominators, entities, read_entity_names(study))
 
 
 def missing_summary(clean_table: pd.DataFrame) -> pd.DataFrame:

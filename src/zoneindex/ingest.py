@@ -15,6 +15,13 @@ digits, a unit in the cell); an indicator code is not in the framework; a year i
 not whole; an entity-year-indicator appears twice; a value is below the indicator's minimum (counts are
 never negative); or a framework indicator has no data at all. The only tidying is harmless: spaces around
 a cell and a UTF-8 byte-order mark are dropped, and fully blank rows are skipped.
+
+A raw file that holds more than the study uses (a yearbook table with many variables, a national total,
+earlier years) declares which rows it reads, and every other row is left out on purpose and counted in
+the file's row of ``sources_table`` (see ``select_rows``): ``indicators: {raw_code: framework_code}`` (or a
+list of codes) keeps and renames the chosen series, ``exclude_entities`` (a regular expression matched at
+the start of the name, or a list of exact names) leaves out totals and aggregates, and ``keep_years:
+{first: …, last: …}`` leaves out years the study does not cover.
 """
 from __future__ import annotations
 
@@ -33,7 +40,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from zoneindex.errors import InputError
 from zoneindex.framework import Framework, Study
-from zoneindex.provenance import read_source_record
+from zoneindex.provenance import read_source_record, record_path
 
 TIDY_COLUMNS = ["entity", "year", "indicator", "value", "unit", "source", "flag", "source_file", "source_row"]
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -334,18 +341,170 @@ def read_entities(study: Study) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True).drop_duplicates("entity").sort_values("entity", ignore_index=True)
 
 
+SELECTION_KEYS = ("indicators", "exclude_entities", "keep_years")
+
+
+def _spec_error(study_yaml: Path, spec: dict, key: str, value, expected: str) -> InputError:
+    return InputError(f"malformed row selection for {spec['file']}", file=study_yaml, column=f"data.{key}",
+                      value=value, expected=expected)
+
+
+def select_rows(tidy: pd.DataFrame, spec: dict, study_yaml: Path, layout: str = "long") -> tuple[pd.DataFrame, dict]:
+    """Keep the rows a data spec declares and rename their indicator codes; count every row left out.
+
+    In order: ``indicators: {raw_code: code}`` keeps only the chosen series; ``exclude_entities`` leaves
+    out entities whose name matches (a regular expression matched at the start of the name, or a list of
+    exact names); ``keep_years: {first, last}`` leaves out years outside the bounds given; then the chosen
+    codes are renamed (a raw code may feed several framework codes, given as a list, e.g. a numerator that
+    is also an indicator of its own). Nothing else is dropped; the counts (rows read = rows kept + rows
+    left out, for each reason; values kept after renaming) are shown in ``sources_table``. A declared raw code that the file does not hold is refused (a misspelt code
+    would otherwise leave its indicator silently empty); codes after renaming are checked by ``check_tidy``.
+    """
+    counts = {"rows read": len(tidy)}
+    mapping = spec.get("indicators")
+    if mapping is not None:
+        if not isinstance(mapping, dict) or not mapping or not all(
+                isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(c, str) for c in v))
+                for v in mapping.values()):
+            raise _spec_error(study_yaml, spec, "indicators", mapping,
+                              "a mapping {raw_code: framework_code} (or raw_code: [code, code])")
+        raw_codes = {str(k) for k in mapping}
+        absent = sorted(raw_codes - set(tidy["indicator"].astype(str)))
+        if absent:
+            raise InputError("indicator codes declared under indicators: are not in the file",
+                             file=spec["file"], column=(spec.get("columns") or {}).get("indicator", "indicator"),
+                             value=absent,
+                             expected=f"codes of the file, such as {sorted(set(tidy['indicator']))[:8]}")
+        chosen = tidy["indicator"].astype(str).isin(raw_codes)
+        counts["left out: indicator not chosen"] = int((~chosen).sum())
+        tidy = tidy[chosen]
+    excluded = spec.get("exclude_entities")
+    if excluded is not None and layout != "wide_by_year":  # wide_by_year leaves them out while reading
+        names = tidy["entity"].astype(str)
+        if isinstance(excluded, str):
+            try:
+                out = names.str.match(excluded)
+            except re.error as bad:
+                raise _spec_error(study_yaml, spec, "exclude_entities", excluded,
+                                  f"a regular expression ({bad})") from None
+        elif isinstance(excluded, list) and all(isinstance(n, str) for n in excluded):
+            out = names.isin(excluded)
+        else:
+            raise _spec_error(study_yaml, spec, "exclude_entities", excluded,
+                              "a regular expression or a list of entity names")
+        counts["left out: entity excluded"] = int(out.sum())
+        counts["entities excluded"] = ", ".join(sorted(names[out].unique()))
+        tidy = tidy[~out]
+    years = spec.get("keep_years")
+    if years is not None:
+        if not isinstance(years, dict) or not set(years) <= {"first", "last"} or not all(
+                isinstance(v, int) for v in years.values()):
+            raise _spec_error(study_yaml, spec, "keep_years", years, "{first: year, last: year} (either may be left out)")
+        inside = tidy["year"].between(years.get("first", -np.inf), years.get("last", np.inf))
+        counts["left out: year outside keep_years"] = int((~inside).sum())
+        tidy = tidy[inside]
+    counts["rows kept"] = len(tidy)
+    if mapping is not None:  # rename; a raw row that feeds several codes gives one value per code
+        tidy = tidy.assign(indicator=tidy["indicator"].astype(str).map(
+            {str(k): (v if isinstance(v, list) else [v]) for k, v in mapping.items()})).explode("indicator")
+        counts["values kept"] = len(tidy)
+    return tidy.reset_index(drop=True), counts
+
+
+ENTITY_NAME_COLUMNS = ("raw", "entity")
+
+
+def read_entity_names(study: Study) -> pd.DataFrame | None:
+    """The study's table of entity spellings (``entity_names:`` in study.yaml), or None when none is declared.
+
+    Columns ``raw, entity, note``: every spelling found in the raw files (``raw``, inner spaces kept
+    exactly) and the standard name it stands for (``entity``); a standard name is listed with itself. Passed
+    to ``clean.clean(..., entity_names=...)``, which repairs the names and logs every change. Refused: a
+    missing file or column, a blank cell, a spelling listed twice, or a standard name mapped to another one.
+    """
+    name = study.config.get("entity_names")
+    if not name:
+        return None
+    path = study.folder / name
+    table, place = read_table(path, {})
+    require_columns(table, list(ENTITY_NAME_COLUMNS), place)
+    require_cells(table, list(ENTITY_NAME_COLUMNS), place)
+    twice = table["raw"].duplicated(keep="first")
+    if twice.any():
+        row = int(twice.idxmax())
+        raise place.error("spelling listed twice", row=row, column="raw", value=table.at[row, "raw"],
+                          expected="each raw spelling once")
+    standard = set(table["entity"])
+    moved = table["raw"].isin(standard) & (table["raw"] != table["entity"])
+    if moved.any():
+        row = int(moved.idxmax())
+        raise place.error("a standard name is mapped to another name", row=row, column="entity",
+                          value=f"{table.at[row, 'raw']} -> {table.at[row, 'entity']}",
+                          expected="a standard name maps to itself")
+    table = table.reindex(columns=["raw", "entity", "note"])
+    table["note"] = table["note"].fillna("")
+    return table.reset_index(names="row")
+
+
+def read_entry(path: Path, spec: dict) -> pd.DataFrame:
+    """A filled data-entry workbook (``zoneindex new-year``): sheet ``data`` with one row per entity and
+    indicator and the year's value in column ``value``; the year stands in sheet ``about``."""
+    from zoneindex.editions import read_entry_about
+
+    year = read_entry_about(path)["year"]
+    table, place = read_table(path, {"sheet": "data"})
+    require_columns(table, ["entity", "indicator", "value", "source"], place)
+    table = table[table["value"].notna() & table["value"].astype(str).str.strip().ne("")]
+    tidy = pd.DataFrame({
+        "entity": table["entity"], "year": float(year), "indicator": table["indicator"],
+        "value": parse_numbers(table["value"], pd.Series(table.index, index=table.index), "value", place),
+        "unit": table["unit"] if "unit" in table else "", "source": table["source"].fillna(path.name),
+        "flag": "", "source_file": path.name, "source_sheet": "data", "source_row": table.index})
+    return tidy
+
+
+READERS["entry"] = read_entry
+
+
+def entry_specs(study: Study, edition: int) -> list[dict]:
+    """Filled data-entry workbooks dropped into the raw folder (``entry_<study>_<year>.xlsx``) up to the
+    edition year: read without being listed in study.yaml; later years belong to later editions."""
+    from zoneindex.editions import ENTRY_PREFIX
+
+    pattern = re.compile(rf"{re.escape(ENTRY_PREFIX + study.name)}_(\d{{4}})\.xlsx")
+    return [{"file": p.name, "format": "entry"} for p in sorted(study.raw_folder.glob(f"{ENTRY_PREFIX}*.xlsx"))
+            if (m := pattern.fullmatch(p.name)) and int(m.group(1)) <= edition]
+
+
+def register_entry(path: Path) -> None:
+    """Write the source record of a new data-entry workbook from its 'about' sheet. From now on the
+    workbook is an immutable raw file like any other: a correction is a new file."""
+    from zoneindex.editions import ABOUT_FIELDS, read_entry_about
+    from zoneindex.provenance import write_source_record
+
+    about = read_entry_about(path)
+    write_source_record(path, **{field: str(about[field]) for field in ABOUT_FIELDS}, illustrative=False,
+                        description=f"data-entry workbook for {about.get('study')} {about.get('year')}, "
+                                    "filled by a researcher; each value's own source is in its 'source' cell")
+
+
 def read_data_file(study: Study, spec: dict) -> tuple[pd.DataFrame, dict]:
     """Read one raw file of the study; returns the tidy rows and the file's verified source record."""
     path = study.raw_folder / spec["file"]
+    if spec.get("format") == "entry" and path.exists() and not record_path(path).exists():
+        register_entry(path)
     record = read_source_record(path)
     layout = spec.get("format", "long")
     if layout not in READERS:
         raise InputError("unknown raw-data format", file=study.folder / "study.yaml", column="data.format",
                          value=layout, expected=f"one of {sorted(READERS)}")
     tidy = READERS[layout](path, spec)
+    selection = None
+    if any(key in spec for key in SELECTION_KEYS):
+        tidy, selection = select_rows(tidy, spec, study.folder / "study.yaml", layout)
     if record.get("illustrative"):
         tidy["flag"] = tidy["flag"].replace("", "illustrative")
-    return tidy, {"file": path.name, "spec": spec, **record}
+    return tidy, {"file": path.name, "spec": spec, **record, **({"selection": selection} if selection else {})}
 
 
 def lower_bounds(framework: Framework) -> pd.DataFrame:
@@ -402,7 +561,7 @@ def ingest(study: Study, edition: int) -> tuple[pd.DataFrame, list[dict]]:
     Edition ``edition`` uses the years up to and including ``edition``; later years stay out of it.
     """
     parts, records = [], []
-    for spec in study.config["data"]:
+    for spec in study.config["data"] + entry_specs(study, edition):
         tidy, record = read_data_file(study, spec)
         parts.append(tidy)
         records.append(record)
@@ -450,6 +609,12 @@ def sources_table(records: list[dict]) -> pd.DataFrame:
     columns = ["file", "title", "publisher", "url", "retrieved", "licence", "illustrative", "sha256"]
     table = pd.DataFrame(records).reindex(columns=columns)
     table["sha256"] = table["sha256"].str[:16] + "…"
+    selections = [record.get("selection") for record in records]
+    if any(selections):  # files that declare which rows they read: what was kept and what was left out
+        counts = pd.DataFrame([selection or {} for selection in selections], index=table.index)
+        numbers = [c for c in counts if c != "entities excluded"]
+        counts[numbers] = counts[numbers].astype("Int64")
+        table = pd.concat([table, counts], axis=1)
     return table
 
 

@@ -37,7 +37,12 @@ class RunContext:
     year: int
     out: paths.RunPaths
     lang: str = "en"
+    previous_root: Path | None = None  # where earlier editions are (the real out-root while staging)
     timings: dict = field(default_factory=dict)
+
+    def previous_edition(self) -> paths.RunPaths | None:
+        from zoneindex.editions import previous_edition
+        return previous_edition(paths.run_paths(self.study.name, self.year, self.previous_root))
 
     @property
     def years(self) -> range:
@@ -77,7 +82,8 @@ def read_stage_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def open_run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en") -> RunContext:
+def open_run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en",
+             previous_root: str | Path | None = None) -> RunContext:
     """Validate notebook parameters and load the study; every notebook starts with this call."""
     if study not in available_studies():
         raise InputError("unknown study", column="study", value=study, expected=f"one of {available_studies()}")
@@ -91,7 +97,8 @@ def open_run(study: str, year: int | None = None, out_root: str | Path | None = 
                          expected=f">= {definition.base_year}")
     if lang not in ("en", "zh"):
         raise InputError("unknown language", column="lang", value=lang, expected="en or zh")
-    return RunContext(definition, year, paths.run_paths(study, year, out_root or None).make(), lang)
+    out = paths.run_paths(study, year, out_root or None).make()
+    return RunContext(definition, year, out, lang, Path(previous_root) if previous_root else out.out_root)
 
 
 def git_commit() -> str:
@@ -184,24 +191,35 @@ def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress
 
 
 def run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en",
-        progress: bool = True) -> paths.RunPaths:
-    """Run the whole edition and return where its outputs are."""
+        progress: bool = True, force: bool = False) -> paths.RunPaths:
+    """Run the whole edition and return where its outputs are.
+
+    A published edition is refused unless ``force`` (then it is moved aside, see editions.guard_published).
+    """
+    from zoneindex.editions import guard_published, snapshot_definition
+
     started = time.perf_counter()
     final_ctx = open_run(study, year, out_root, lang)
     final = final_ctx.out
+    if not force:
+        guard_published(final, force=False)  # refuse before doing any work
+
     staging_root = final.out_root / ".staging" / f"{study}-{final_ctx.year}-{os.getpid()}"
     if staging_root.exists():
         shutil.rmtree(staging_root)
     staged = paths.run_paths(study, final_ctx.year, staging_root).make()
-    parameters = {"study": study, "year": final_ctx.year, "out_root": str(staging_root), "lang": lang}
+    parameters = {"study": study, "year": final_ctx.year, "out_root": str(staging_root), "lang": lang,
+                  "previous_root": str(final.out_root)}
     timings: dict = {}
     try:
+        snapshot_definition(final_ctx.study, staged)
         execute_notebooks(STAGES, parameters, staged, progress, timings)
         public_parameters = {**parameters, "out_root": str(final.out_root)}
         write_manifest(final_ctx, public_parameters, timings, staged)  # the results pack quotes it
         publish_outputs(final_ctx.study, staged, lang, timings)
         timings["total"] = round(time.perf_counter() - started, 3)
         write_manifest(final_ctx, public_parameters, timings, staged)
+        guard_published(final, force)
         swap_in(staged, final)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from zoneindex import aggregate, normalise as normalisation, weight as weighting
 from zoneindex.aggregate import Aggregation
-from zoneindex.clean import clean, to_wide
+from zoneindex.clean import clean_study, to_wide
 from zoneindex.framework import Framework, Study
 from zoneindex.normalise import base_rows, normalise
 from zoneindex.weight import nominal_weights, weights_table
@@ -185,13 +185,14 @@ def alternatives(study: Study, ingested: pd.DataFrame, years: range,
     Every alternative reruns the clean stage too, since imputation, screening and outlier choices
     live there; the nominal study is not among them.
     """
-    out = {}
-    for name, overrides in (study.config.get("alternatives") or {}).items():
-        variant = with_methods(study, overrides)
-        cleaned, _ = clean(ingested, variant.framework, years, variant.methods,
-                           variant.config.get("unit_conversions"), variant.denominators, entities)
-        out[name] = score(variant, cleaned).scores
-    return out
+    return {name: rescore(with_methods(study, overrides), ingested, years, entities).scores
+            for name, overrides in (study.config.get("alternatives") or {}).items()}
+
+
+def rescore(study: Study, ingested: pd.DataFrame, years: range, entities: pd.DataFrame | None = None) -> ScoreResult:
+    """Clean and score ingested data with the study's methods (for alternatives and revision analysis)."""
+    cleaned, _ = clean_study(study, ingested, years, entities)
+    return score(study, cleaned)
 
 
 def trajectories(nominal: pd.DataFrame, variants: dict[str, pd.DataFrame], code: str, entity: str) -> pd.DataFrame:
