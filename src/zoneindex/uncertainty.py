@@ -48,7 +48,6 @@ are drawn up front in the driver, so the result does not depend on where or in w
 """
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import time
@@ -630,12 +629,8 @@ def _aggregation_plan(framework: Framework, config: dict) -> dict:
 
 
 def _clean(study: Study, tidy: pd.DataFrame, years: range, entities) -> pd.DataFrame:
-    """``clean.clean`` with the study's (possibly overridden) methods, as the pipeline calls it."""
-    kwargs = {}
-    if entities is not None and "entities" in inspect.signature(cleaning.clean).parameters:
-        kwargs["entities"] = entities
-    cleaned, _ = cleaning.clean(tidy, study.framework, years, study.methods, study.config.get("unit_conversions"),
-                                study.denominators, **kwargs)
+    """The clean stage with the study's (possibly overridden) methods, as the pipeline runs it."""
+    cleaned, _ = cleaning.clean_study(study, tidy, years, entities)
     return cleaned
 
 
@@ -649,22 +644,14 @@ def _normalised(study: Study, cleaned: pd.DataFrame) -> pd.DataFrame:
 def _weights(study: Study, normalised: pd.DataFrame) -> pd.Series:
     """Nominal weights by the study's weighting method, as ``score.score`` gets them."""
     spec = dict(study.methods["weights"])
-    method = spec.pop("method")
-    return nominal_weights(study.framework, method, normalised, **spec) if spec else \
-        nominal_weights(study.framework, method, normalised)
+    return nominal_weights(study.framework, spec.pop("method"), normalised, **spec)
 
 
 def _load(study: Study, year: int):
-    """The ingested table (and the entities table with group columns, where ingest provides one)."""
+    """The ingested table and the entities table (group columns), as the ingest notebook writes them."""
     from zoneindex import ingest
     tidy, _ = ingest.ingest(study, year)
-    entities = None
-    if hasattr(ingest, "read_entities"):
-        try:
-            entities = ingest.read_entities(study)
-        except InputError:
-            entities = None
-    return tidy, entities
+    return tidy, ingest.read_entities(study)
 
 
 def prepare(study: Study, year: int | None = None, tidy: pd.DataFrame | None = None, spec: dict | Spec | None = None,
