@@ -50,10 +50,15 @@ def test_a_run_writes_every_output_of_the_edition(cdht_run):
     assert "data/raw/cdht/cdht_illustrative_panel.csv" in manifest["inputs"]
     assert set(manifest["timings_seconds"]) >= {"01_ingest", "05_visualize", "total"}
     figures = {p.name for p in (out / "figures/cdht/2023").iterdir()}
-    for name in ("index_over_time", "radar", "waterfall", "heatmap"):
-        assert {f"{name}_en.png", f"{name}_en.svg", f"{name}_zh.png", f"{name}_zh.svg"} <= figures
+    for name in ("index_over_time", "growth", "radar", "waterfall", "heatmap", "framework"):
+        assert {f"{name}_{lang}.{ext}" for lang in ("en", "zh") for ext in ("png", "svg", "pdf", "caption.txt")} \
+            <= figures
+    assert {"uncertainty_en.png", "sobol_en.png"} <= figures
     html = (out / "reports/cdht/2023/methodology.html").read_text(encoding="utf-8")
-    assert "Illustrative data" in html and "<math" in html and html.count("<img") == 4
+    shown = [name for name in figures if name.endswith("_en.png")]  # the write-up shows the run's language
+    assert "Illustrative data" in html and "<math" in html and html.count("<img") == len(shown) == 8
+    assert (out / "reports/cdht/2023/methodology.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (out / "reports/cdht/2023/results.xlsx").exists()
     assert len(list((out / "reports/cdht/2023/notebooks").glob("*.ipynb"))) == 5
     assert "wall time" in result.stdout
     assert not (out / ".staging").exists()

@@ -248,8 +248,10 @@ def test_spec_refuses_unknown_methods_and_options_naming_the_input(cdht):
         ua.parse_spec(study, {"runz": 5, "inputs": {"weights": {"noise": 0.2}}})
     with pytest.raises(InputError, match="weight noise"):
         ua.parse_spec(study, {"inputs": {"weights": {"noise": 1.5}}})
+    without = type(study)(study.name, study.folder, {k: v for k, v in study.config.items() if k != "uncertainty"},
+                          study.framework)
     with pytest.raises(InputError, match="no uncertainty analysis"):
-        ua.parse_spec(study)
+        ua.parse_spec(without)
     spec = ua.parse_spec(study, {"inputs": {"weights": {"noise": 0.25, "levels": [2, 3], "separate_levels": True}}})
     assert spec.names == ["weights (level 2)", "weights (level 3)"]
 

@@ -1,10 +1,13 @@
 """One house style for the publication figures of a composite index, with English or Chinese labels.
 
-Every plot function is pure: it takes pandas data and returns a Figure; ``save_figure`` writes it.
-Fonts and byte-stable output follow docs ecosystem.md §2.3 and §5.4.
+Every plot function is pure: it takes pandas data and returns a Figure; ``save_figure`` writes it with
+its caption. Figures are drawn at their print size, one column of a two-column page (8.5 cm) or, when
+their labels cannot fit a column, the full page width (17 cm), so a font size set here is the size on
+paper and no figure has to be shrunk to fit. Fonts and byte-stable output follow ecosystem.md §2.3 and §5.4.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
@@ -25,18 +29,28 @@ FONTS = ["Noto Sans CJK SC", "DejaVu Sans"]
 # Paul Tol's "muted" scheme: colour-blind safe, and none of its colours is black, which marks the overall index.
 PALETTE = ["#332288", "#CC6677", "#117733", "#88CCEE", "#DDCC77", "#AA4499", "#44AA99", "#882255", "#999933"]
 INDEX_COLOUR, REF_COLOUR = "#000000", "#777777"
+FORMATS = ("png", "svg", "pdf")  # bitmap for screens, editable vector, vector for print
 # Figure-level metadata that would otherwise embed the save time and break byte-identical reruns.
 _METADATA = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
-_WIDTH = 6.5  # inches: one text column of an A4 report
+_PAD = 0.05  # inches of white space around a saved figure
+# Widths in inches such that the saved file, padding included, is 8.5 cm (one column) or 17 cm (full width).
+_WIDTH = 8.5 / 2.54 - 2 * _PAD
+_PAGE = 17 / 2.54 - 2 * _PAD
+# Smallest text in points at print size (journals ask for 6-8 pt); CJK strokes need a little more.
+_SMALLEST = {"en": 7.5, "zh": 8.0}
 
 
 def set_theme(lang: str = "en") -> None:
-    """Apply the house style. Chinese labels get a slightly larger scale: CJK strokes blur at 8-9 pt."""
-    if lang not in ("en", "zh"):
+    """Apply the house style: white grid, the CJK-capable font, and text sizes in print points."""
+    if lang not in _SMALLEST:
         raise InputError("unknown figure language", value=lang, expected='"en" or "zh"')
+    small = _SMALLEST[lang]
+    sizes = {"font.size": small + 0.5, "axes.labelsize": small + 0.5, "axes.titlesize": small + 1.5,
+             "figure.titlesize": small + 1.5, "legend.title_fontsize": small,
+             "xtick.labelsize": small, "ytick.labelsize": small, "legend.fontsize": small}
     # The font must go through rc=: set_theme() resets font.sans-serif, so setting it earlier gives tofu.
-    sns.set_theme(style="whitegrid", context="paper", font="sans-serif", font_scale=1.1 if lang == "zh" else 1.0,
-                  rc={"font.sans-serif": FONTS,
+    sns.set_theme(style="whitegrid", context="paper", font="sans-serif",
+                  rc={"font.sans-serif": FONTS, **sizes,
                       "axes.unicode_minus": False,  # ASCII minus, like the "+1.2"/"-0.8" labels printed on bars
                       "svg.hashsalt": "zoneindex",  # fixed clip-path/marker ids instead of random ones
                       "svg.fonttype": "path",  # glyphs as outlines: Chinese shows even where the font is absent
@@ -53,8 +67,9 @@ def dimension_colours(codes: list[str]) -> dict[str, str]:
     return dict(zip(codes, PALETTE))
 
 
-def save_figure(fig: Figure, stem: Path, formats=("png", "svg")) -> list[Path]:
-    """Write ``stem.<format>`` for each format (PNG at 300 dpi), byte-identical across reruns; close the figure."""
+def save_figure(fig: Figure, stem: Path, formats=FORMATS, caption: str | None = None) -> list[Path]:
+    """Write ``stem.<format>`` for each format (PNG at 300 dpi), byte-identical across reruns, and the caption
+    as ``stem.caption.txt`` (UTF-8); close the figure. Returns the figure files, then the caption file."""
     if unknown := set(formats) - set(_METADATA):
         raise InputError("unsupported figure format", value=sorted(unknown), expected=f"some of {sorted(_METADATA)}")
     stem = Path(stem)
@@ -63,10 +78,23 @@ def save_figure(fig: Figure, stem: Path, formats=("png", "svg")) -> list[Path]:
     paths = [stem.parent / f"{stem.name}.{fmt}" for fmt in formats]
     try:
         for path, fmt in zip(paths, formats):
-            fig.savefig(path, format=fmt, dpi=300, bbox_inches="tight", pad_inches=0.05, metadata=_METADATA[fmt])
+            fig.savefig(path, format=fmt, dpi=300, bbox_inches="tight", pad_inches=_PAD, metadata=_METADATA[fmt])
     finally:
         plt.close(fig)
+    if caption is not None:
+        paths.append(stem.parent / f"{stem.name}.caption.txt")
+        paths[-1].write_text(caption.strip() + "\n", encoding="utf-8", newline="\n")
     return paths
+
+
+def figure_title(fig: Figure) -> str:
+    """The title drawn by the plot functions of this module, unwrapped."""
+    return unwrap(fig.get_suptitle())
+
+
+def unwrap(text: str) -> str:
+    """Undo the line breaks of ``_wrap``: a break between Latin words took a space, one by a CJK character not."""
+    return re.sub(r"(.)\n(?=(.))", lambda m: m[1] + (" " if not (_wide(m[1]) or _wide(m[2])) else ""), text)
 
 
 def resolved_font_families(fig: Figure) -> set[str]:
@@ -99,9 +127,22 @@ def _font_chain(prop: fm.FontProperties) -> list:
     return chain or [fm.findfont(prop)]
 
 
+# --- measuring and wrapping text --------------------------------------------------------------------
+
+def _pt(key: str = "xtick.labelsize") -> float:
+    """An rc font size in points; the default is the smallest text of the theme (tick labels)."""
+    return fm.FontProperties(size=mpl.rcParams[key]).get_size_in_points()
+
+
 def _points(text: str, size: float) -> float:
-    """Width of ``text`` in points, measured with the fonts (and glyph fallback) that will draw it."""
-    return text_to_path.get_text_width_height_descent(text, fm.FontProperties(size=size), ismath=False)[0]
+    """Width of the widest line of ``text`` in points, measured with the fonts (and glyph fallback) that draw it."""
+    return max(text_to_path.get_text_width_height_descent(line, fm.FontProperties(size=size), ismath=False)[0]
+               for line in text.split("\n"))
+
+
+def _wide(ch: str) -> bool:
+    """A full-width (CJK) character: lines may break before or after it without a space."""
+    return unicodedata.east_asian_width(ch) in "WF"
 
 
 def _wrap(text: str, width: float, size: float) -> str:
@@ -118,7 +159,7 @@ def _wrap(text: str, width: float, size: float) -> str:
 def _tokens(text: str) -> list[str]:
     """Break points: each CJK character is a token, Latin words keep their leading space, and CJK
     closing punctuation sticks to the character before it (a line never starts with "，")."""
-    wide = [unicodedata.east_asian_width(ch) in "WF" for ch in text]
+    wide = [_wide(ch) for ch in text]
     tokens: list[str] = []
     for i, ch in enumerate(text):
         if i and ((not wide[i] and not wide[i - 1] and ch != " ") or ch in "，。；：、！？）》」"):
@@ -128,50 +169,116 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
-def _label(text: str, width: float = 72) -> str:
-    """Tick label in lines of about equal length, so no lone character is left on the last line.
-
-    72 pt (one inch) is the slot of one bar when ~6 bars share a 6.5 in figure.
-    """
-    size = fm.FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
+def _label(text: str, width: float, size: float | None = None) -> str:
+    """A label at most ``width`` points wide, in lines of about equal length (no lone word on the last line)."""
+    size = size or _pt()
     total = _points(text, size)
     return _wrap(text, total / np.ceil(total / width) + size, size)  # + 1 em: slack for the break points
 
 
-def _with_legend_row(figsize: tuple[float, float], projection: str | None = None):
-    """Figure whose plot sits above a flat, invisible row that will hold the legend.
+def _print_width(needed: float) -> float:
+    """One column when ``needed`` points of content fit it, else the full page width."""
+    return _WIDTH if needed <= _WIDTH * 72 else _PAGE
+
+
+# --- shared layout -------------------------------------------------------------------------------------
+
+def _with_legend_row(figsize: tuple[float, float], projection: str | None = None, width_ratios=(1,)):
+    """Figure whose panels (sharing the y axis) sit above a flat, invisible row that will hold the legend.
 
     Constrained layout counts an axes' legend as part of that axes, so the legend gets its own space under
     the tick labels and the footnote (supxlabel) goes under the legend. A figure-level "outside" legend
     would not: it is pinned to the figure edge and overlaps the footnote.
     """
     fig = plt.figure(figsize=figsize, layout="constrained")
-    grid = fig.add_gridspec(2, 1, height_ratios=[1, 1e-3])
-    return fig, fig.add_subplot(grid[0], projection=projection)
+    grid = fig.add_gridspec(2, len(width_ratios), height_ratios=[1, 1e-3], width_ratios=width_ratios)
+    axes = [fig.add_subplot(grid[0, 0], projection=projection)]
+    axes += [fig.add_subplot(grid[0, i], sharey=axes[0]) for i in range(1, len(width_ratios))]
+    return fig, axes
 
 
-def _legend_below(fig: Figure, ax) -> None:
-    handles, names = ax.get_legend_handles_labels()
-    size = fm.FontProperties(size=mpl.rcParams["legend.fontsize"]).get_size_in_points()
+def _legend_below(fig: Figure, axes: list) -> None:
+    handles, names = [sum(pair, []) for pair in zip(*(ax.get_legend_handles_labels() for ax in axes))]
+    size = _pt("legend.fontsize")
     # As many columns as fit the figure width; an entry is its label plus 4.8 em of handle and gaps.
     per_row = int(fig.get_figwidth() * 72 // (max(_points(n, size) for n in names) + 4.8 * size))
-    holder = fig.add_subplot(ax.get_subplotspec().get_gridspec()[1])
+    holder = fig.add_subplot(axes[0].get_subplotspec().get_gridspec()[1, :])
     holder.axis("off")
     holder.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1), ncols=min(len(names), max(1, per_row)),
                   frameon=False)
 
 
-def _finish(fig: Figure, ax, title: str, note: str | None) -> Figure:
-    """Left-aligned bold title and, under everything, the footnote wrapped to the figure width."""
-    ax.set_title(title, loc="left", fontweight="bold")
+def _finish(fig: Figure, title: str, note: str | None, rows=None) -> Figure:
+    """Bold title over the whole figure and, under everything, the footnote, both left-aligned and wrapped;
+    then, for a chart with category ``rows`` (an axes with one label per unit of y), room for their labels.
+
+    Figure-level texts, not the axes title: a long title then wraps at the figure edge instead of starting
+    where the axes starts (after the row labels) and running off the page. 5% spare width, as screen renderers
+    round each glyph advance up to whole pixels (wider than the measured outline).
+    """
+    width = fig.get_figwidth() * 72 * 0.95
+    fig.suptitle(_wrap(title, width, _pt("figure.titlesize")), x=0.01, ha="left", fontweight="bold")
     if note:
-        size = mpl.rcParams["font.size"] * 0.8
-        # supxlabel, not fig.text: constrained layout reserves room for it under the legend. 5% spare width,
-        # as screen renderers round each glyph advance up to whole pixels (wider than the measured outline).
-        fig.supxlabel(_wrap(note, fig.get_figwidth() * 72 * 0.95, size), x=0.01, ha="left", fontsize=size,
-                      color="#444444")
+        # supxlabel, not fig.text: constrained layout reserves room for it under the legend.
+        fig.supxlabel(_wrap(note, width, _pt()), x=0.01, ha="left", fontsize=_pt(), color="#444444")
+    if rows is not None:
+        _fit_rows(fig, rows)
     return fig
 
+
+def _fit_rows(fig: Figure, ax) -> None:
+    """Make the figure taller where the rows of ``ax`` are closer than their labels are high.
+
+    Figure heights are estimates: the title, legend and footnote take what they need and the plot gets the
+    rest, so with many rows or a long legend the row labels would run into each other.
+    """
+    lines = max(t.get_text().count("\n") + 1 for t in ax.get_yticklabels())
+    need = abs(np.diff(ax.get_ylim())[0]) * (1.2 * lines + 0.1) * _pt() / 72  # inches
+    fig.draw_without_rendering()
+    have = ax.get_window_extent().height / fig.dpi
+    if have < need:
+        fig.set_figheight(fig.get_figheight() + need - have)
+
+
+def _row_labels(ax, y, names: list[str], share: float = 0.4) -> None:
+    """Category labels on the y axis, wrapped to ``share`` of the figure width."""
+    ax.set_yticks(y, [_label(n, share * ax.figure.get_figwidth() * 72) for n in names])
+    ax.grid(axis="y", visible=False)
+
+
+def _top_down(ax, rows: int) -> None:
+    """Rows 0, 1, … from the top, without the empty margin rows that autoscaling adds at both ends."""
+    ax.set_ylim(rows - 0.5, -0.5)
+
+
+def _year_axis(ax) -> None:
+    # Years are integers: without this, ticks read 2019.5 or an offset like "+2.01e3"; "auto" spaces them
+    # by the axis length, so 33 years on a column-wide axis are not crammed.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True, steps=[1, 2, 5, 10]))
+    ax.xaxis.set_major_formatter("{x:.0f}")
+
+
+def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
+    if missing := [c for c in columns if c not in frame]:
+        raise InputError(f"{what} lacks columns", column=missing[0], value=missing, expected=", ".join(columns))
+
+
+# Fixed wording on the figures themselves (everything else comes from the framework or the caller).
+TEXT = {
+    "total": {"en": "Total", "zh": "合计"},
+    "median_all": {"en": "median of all", "zh": "全部中位数"},
+    "nominal": {"en": "nominal", "zh": "基准结果"},
+    "median": {"en": "median", "zh": "中位数"},
+    "band": {"en": "5–95 % range", "zh": "5%–95%区间"},
+    "rank": {"en": "rank (1 = best)", "zh": "排名（1 = 最优）"},
+    "rank_band": {"en": "rank, 5–95 % range", "zh": "排名（5%–95%区间）"},
+    "S1": {"en": "first-order (S1)", "zh": "一阶效应（S1）"},
+    "ST": {"en": "total (ST)", "zh": "总效应（ST）"},
+    "sobol": {"en": "Sobol sensitivity index", "zh": "Sobol敏感性指数"},
+}
+
+
+# --- the figures -------------------------------------------------------------------------------------
 
 def plot_index_over_time(scores: pd.DataFrame, codes: list[str], labels: dict[str, str], colours: dict[str, str],
                          base_year: int | None, title: str, note: str | None = None) -> Figure:
@@ -179,21 +286,38 @@ def plot_index_over_time(scores: pd.DataFrame, codes: list[str], labels: dict[st
     wide = scores.pivot(index="year", columns="code", values="value").sort_index()
     if missing := [c for c in codes if c not in wide.columns]:
         raise InputError("codes without scores", column="code", value=missing, expected="a row per code and year")
-    fig, ax = _with_legend_row((_WIDTH, 4.2))
+    fig, [ax] = _with_legend_row((_WIDTH, 3.2))
     for i, code in enumerate(codes):
-        ax.plot(wide.index, wide[code], label=labels.get(code, code), marker="o", markersize=3,
-                color=INDEX_COLOUR if i == 0 else colours[code], lw=2.6 if i == 0 else 1.4, zorder=3 if i == 0 else 2)
+        ax.plot(wide.index, wide[code], label=labels.get(code, code), marker="o", markersize=2.5,
+                color=INDEX_COLOUR if i == 0 else colours[code], lw=2.2 if i == 0 else 1.2, zorder=3 if i == 0 else 2)
     if base_year is not None:
-        ax.axvline(base_year, color=REF_COLOUR, ls="--", lw=0.9, zorder=1)
-        ax.axhline(100, color=REF_COLOUR, ls=":", lw=0.9, zorder=1)
+        ax.axvline(base_year, color=REF_COLOUR, ls="--", lw=0.8, zorder=1)
+        ax.axhline(100, color=REF_COLOUR, ls=":", lw=0.8, zorder=1)
         # Language-neutral marker of the normalisation, so no translated string is needed.
         ax.annotate(f"{base_year} = 100", (base_year, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
-                    textcoords="offset points", ha="left", va="top", fontsize="small", color=REF_COLOUR)
-    # Years are integers: without these, ticks read 2019.5 or an offset like "+2.01e3".
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.xaxis.set_major_formatter("{x:.0f}")
-    _legend_below(fig, ax)
-    return _finish(fig, ax, title, note)
+                    textcoords="offset points", ha="left", va="top", fontsize=_pt(), color=REF_COLOUR)
+    _year_axis(ax)
+    _legend_below(fig, [ax])
+    return _finish(fig, title, note)
+
+
+def plot_growth(changes: pd.Series, labels: dict[str, str], colours: dict[str, str], title: str,
+                note: str | None = None) -> Figure:
+    """Per cent change of each code (e.g. between the base and the latest year) as horizontal bars, largest
+    on top; a code without a colour of its own (the overall index) is black, as in every figure."""
+    changes = changes.sort_values(ascending=False)
+    y = np.arange(len(changes))
+    fig, ax = plt.subplots(figsize=(_WIDTH, 0.9 + 0.32 * len(y)), layout="constrained")
+    bars = ax.barh(y, changes, height=0.65, color=[colours.get(c, INDEX_COLOUR) for c in changes.index], zorder=2)
+    ax.bar_label(bars, labels=[f"{v:+.1f}%" for v in changes], padding=2, fontsize=_pt())
+    ax.axvline(0, color=REF_COLOUR, lw=0.8, zorder=1)
+    _row_labels(ax, y, [labels.get(c, c) for c in changes.index])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter("{x:.0f}%")
+    # Bars pin the axis to their ends (sticky edges), which would cut off the value labels.
+    ax.use_sticky_edges = False
+    ax.margins(x=0.2)
+    return _finish(fig, title, note, rows=ax)
 
 
 def plot_radar(values: pd.DataFrame, labels: dict[str, str], title: str, note: str | None = None) -> Figure:
@@ -203,130 +327,482 @@ def plot_radar(values: pd.DataFrame, labels: dict[str, str], title: str, note: s
                          value=values.shape, expected="(dimensions >= 3, columns >= 2)")
     angles = np.linspace(0, 2 * np.pi, len(values), endpoint=False)
     closed = np.append(angles, angles[0])
-    fig, ax = _with_legend_row((5.2, 5.0), projection="polar")
+    fig, [ax] = _with_legend_row((_WIDTH, 0.8 * _WIDTH + 0.6), projection="polar")
     ax.set_theta_offset(np.pi / 2)  # first dimension at the top, then clockwise as in print
     ax.set_theta_direction(-1)
     # Later columns darker: the eye reads the darkest polygon as "now".
     shades = mpl.colormaps["Blues"](np.linspace(0.45, 0.95, values.shape[1]))
     for (name, col), shade in zip(values.items(), shades):
         r = np.append(col.to_numpy(float), col.iloc[0])
-        ax.plot(closed, r, color=shade, lw=1.6, label=str(name))
+        ax.plot(closed, r, color=shade, lw=1.4, label=str(name))
         ax.fill(closed, r, color=shade, alpha=0.12)
-    ax.set_xticks(angles, [_label(labels.get(c, c)) for c in values.index])
+    # A fifth of the width per label leaves the circle about half the figure.
+    ax.set_xticks(angles, [_label(labels.get(c, c), 0.2 * _WIDTH * 72) for c in values.index])
     # Labels left/right of the circle grow outwards instead of over the polygons.
     for tick, a in zip(ax.get_xticklabels(), np.sin(angles)):
         tick.set_horizontalalignment("left" if a > 0.1 else "right" if a < -0.1 else "center")
     ax.set_ylim(min(0, np.nanmin(values.to_numpy(float))), None)  # radius from 0 so areas are comparable
+    ax.yaxis.set_major_locator(MaxNLocator(4))  # few rings: their labels sit across the polygons
     ax.set_rlabel_position(180 / len(values))  # radius labels between the first two spokes, off the lines
-    ax.tick_params(axis="x", pad=6)
-    ax.tick_params(axis="y", labelsize="small", labelcolor=REF_COLOUR)
-    _legend_below(fig, ax)
-    return _finish(fig, ax, title, note)
+    ax.tick_params(axis="x", pad=3)
+    ax.tick_params(axis="y", labelcolor=REF_COLOUR)
+    for tick in ax.get_yticklabels():  # a white halo keeps the radius labels legible where rings and polygons cross
+        tick.set_path_effects([patheffects.withStroke(linewidth=2, foreground="white")])
+    _legend_below(fig, [ax])
+    return _finish(fig, title, note)
 
 
 def plot_waterfall(contributions: pd.Series, start: float, labels: dict[str, str], colours: dict[str, str],
                    title: str, note: str | None = None) -> Figure:
-    """Contribution bars stepping from ``start``, then a net-change bar from ``start`` to ``start + sum``.
+    """Contribution bars stepping from ``start`` (top to bottom), then a net-change bar from ``start`` to
+    ``start + sum``. Horizontal, so that long dimension names fit a column.
 
     The total is drawn from ``start`` rather than from 0, so it is on the same scale as the steps; its
-    tick label is ``labels["total"]`` (e.g. "Total" / "合计").
+    row label is ``labels["total"]`` (e.g. "Total" / "合计").
     """
     steps = contributions.to_numpy(float)
     ends = start + np.cumsum(steps)
-    x = np.arange(len(steps) + 1)
-    heights, bottoms = np.append(steps, ends[-1] - start), np.append(ends - steps, start)
-    fig, ax = plt.subplots(figsize=(_WIDTH, 3.8), layout="constrained")
-    bars = ax.bar(x, heights, bottom=bottoms, width=0.65, zorder=2,
-                  color=[colours[c] for c in contributions.index] + [INDEX_COLOUR])
-    ax.bar_label(bars, labels=[f"{h:+.1f}" for h in steps] + [f"{ends[-1]:.1f}"], padding=2, fontsize="small")
+    y = np.arange(len(steps) + 1)
+    widths, lefts = np.append(steps, ends[-1] - start), np.append(ends - steps, start)
+    fig, ax = plt.subplots(figsize=(_WIDTH, 0.9 + 0.32 * len(y)), layout="constrained")
+    bars = ax.barh(y, widths, left=lefts, height=0.65, zorder=2,
+                   color=[colours[c] for c in contributions.index] + [INDEX_COLOUR])
+    ax.bar_label(bars, labels=[f"{h:+.1f}" for h in steps] + [f"{ends[-1]:.1f}"], padding=2, fontsize=_pt())
     # Dashed connectors show where the next bar starts.
-    ax.hlines(ends, x[:-1] + 0.325, x[1:] - 0.325, color=REF_COLOUR, lw=0.8, ls="--", zorder=1)
-    ax.axhline(start, color=REF_COLOUR, lw=0.9, ls=":", zorder=1)
-    names = [labels.get(c, c) for c in contributions.index] + [labels.get("total", "Σ")]
-    ax.set_xticks(x, [_label(n) for n in names])
-    ax.grid(axis="x", visible=False)
-    # Bars pin the axis to their bottoms (sticky edges), which would cut the labels off the extreme bars.
+    ax.vlines(ends, y[:-1] + 0.325, y[1:] - 0.325, color=REF_COLOUR, lw=0.8, ls="--", zorder=1)
+    ax.axvline(start, color=REF_COLOUR, lw=0.8, ls=":", zorder=1)
+    _row_labels(ax, y, [labels.get(c, c) for c in contributions.index] + [labels.get("total", "Σ")])
+    ax.invert_yaxis()
+    # Bars pin the axis to their ends (sticky edges), which would cut the labels off the extreme bars.
     ax.use_sticky_edges = False
-    ax.margins(y=0.15)
-    return _finish(fig, ax, title, note)
+    ax.margins(x=0.15)
+    return _finish(fig, title, note, rows=ax)
 
 
 def plot_heatmap(matrix: pd.DataFrame, title: str, note: str | None = None, cmap: str = "RdYlGn",
                  center: float | None = None) -> Figure:
-    """Rows = indicators, columns = years; cells annotated when the grid is small enough to read."""
-    rows, cols = matrix.shape
-    # Height grows per row so ~40 indicators stay legible; width leaves room for long row labels.
-    fig, ax = plt.subplots(figsize=(min(_WIDTH, 3.2 + 0.6 * cols), 1.4 + 0.24 * rows), layout="constrained")
-    # Index-scale values (~100) need no decimals; small ones (ratios, z-scores) need one.
-    fmt = ".0f" if np.nanmax(np.abs(matrix.to_numpy(float)), initial=0) >= 100 else ".1f"
-    # Beyond ~12 columns or 600 cells the numbers no longer fit their cells at a legible size.
-    sns.heatmap(matrix, ax=ax, cmap=cmap, center=center, annot=rows * cols <= 600 and cols <= 12, fmt=fmt,
-                annot_kws={"fontsize": 6.5}, linewidths=0.4, linecolor="white",
-                xticklabels=True, yticklabels=True,  # "auto" would silently drop every other row label
-                cbar_kws={"shrink": min(1.0, 10 / max(rows, 1)), "pad": 0.02})  # a short bar beside a tall grid
+    """Rows = indicators (or entities), columns = years (or components); the colour bar underneath.
+
+    One column wide unless the row labels leave too little room, then the page width. Cells carry their
+    values only where the numbers fit at the smallest text size; column labels thin out when crowded.
+    """
+    size, (rows, cols) = _pt(), matrix.shape
+    # Few rows have height to spare for two-line labels; with many, that would make the figure too tall.
+    names = [_label(str(n), 0.3 * _WIDTH * 72) if rows <= 12 else str(n) for n in matrix.index]
+    # Columns narrower than an upright label still read as a colour strip when they are years (labels thin out).
+    narrowest = 0.5 * size if all(isinstance(c, (int, np.integer)) for c in matrix.columns) else 1.3 * size
+    width = _print_width(_points("\n".join(names), size) + 20 + cols * narrowest)  # 20 pt: tick pad and margins
+    row_height = (1.2 * max(n.count("\n") + 1 for n in names) + 0.2) * size
+    fig, ax = plt.subplots(figsize=(width, (rows * row_height + 150) / 72), layout="constrained")
+    sns.heatmap(matrix.set_axis(names), ax=ax, cmap=cmap, center=center, linewidths=0.4, linecolor="white",
+                yticklabels=True,  # "auto" would silently drop every other row label
+                cbar_kws={"location": "bottom", "shrink": 0.6, "aspect": 30, "pad": 0.02})
     ax.set(xlabel="", ylabel="")
-    ax.tick_params(axis="x", rotation=0, top=False, labeltop=True, labelbottom=False)
     ax.tick_params(axis="y", rotation=0)
-    return _finish(fig, ax, title, note)
+    fig.draw_without_rendering()  # the column width is only known once the row labels have their room
+    pitch = ax.get_window_extent().width / fig.dpi * 72 / cols
+    _column_labels(ax, list(matrix.columns), pitch, size)
+    _annotate_cells(ax, matrix, pitch, size)
+    return _finish(fig, title, note)
 
 
+def _annotate_cells(ax, matrix: pd.DataFrame, pitch: float, size: float) -> None:
+    """Each cell's value, where the numbers fit the cells at the smallest text size."""
+    values = matrix.to_numpy(float)
+    # Index-scale values (~100) need no decimals; small ones (ratios, z-scores) need one.
+    fmt = ".0f" if np.nanmax(np.abs(values), initial=0) >= 100 else ".1f"
+    if pitch < _points(f"{np.nanmax(values):{fmt}}", size) + 3 or values.size > 600:
+        return
+    mesh = ax.collections[0]
+    for (i, j), value in np.ndenumerate(values):
+        if np.isfinite(value):  # dark text on light cells and light text on dark ones, as seaborn does
+            light = sns.utils.relative_luminance(mesh.cmap(mesh.norm(value))) > 0.408
+            ax.text(j + 0.5, i + 0.5, f"{value:{fmt}}", ha="center", va="center", fontsize=size,
+                    color="#262626" if light else "white")
 
-def plot_rank_shifts(ranks: pd.DataFrame, title: str, note: str | None = None) -> Figure:
+
+def _column_labels(ax, columns: list, pitch: float, size: float) -> None:
+    """Labels on top of a grid's columns: all if they fit level or upright, else every 2nd/5th/10th one (years:
+    the round ones). ``pitch`` is the column width in points."""
+    texts = [str(c) for c in columns]
+    widest = max(_points(t, size) for t in texts) + size / 2  # half an em between neighbours
+    steps = (1, 2, 5, 10, 20, 50)
+    flat, upright = (next((k for k in steps if k * pitch >= span), 100) for span in (widest, 1.3 * size))
+    step = min(flat, upright)  # whichever shows more labels; level, when that shows as many
+    years = all(isinstance(c, (int, np.integer)) for c in columns)
+    keep = [i for i, c in enumerate(columns) if (c % step == 0 if years else i % step == 0)]
+    ax.set_xticks([i + 0.5 for i in keep], [texts[i] for i in keep], rotation=0 if flat == step else 90)
+    ax.tick_params(axis="x", top=False, bottom=False, labeltop=True, labelbottom=False)
+
+
+def plot_framework(weights: pd.DataFrame, labels: dict[str, str], colours: dict[str, str], title: str,
+                   note: str | None = None) -> Figure:
+    """The hierarchy as an indented tree, one row per node, each with a bar of its effective weight (%).
+
+    ``weights`` has the columns code, parent ("" for the index) and effective_weight, as the weights stage
+    table. A node takes the colour of its nearest ancestor in ``colours`` (its dimension), the index black;
+    aggregates are named in bold and their bars solid, indicators' bars lighter.
+    """
+    parents = weights.set_index("code")["parent"].fillna("")
+    nodes = _tree_order(parents)
+    size, indent = _pt(), _pt()  # one em per level
+    width, room, names = _tree_names([(labels.get(c, c), d) for c, d in nodes], indent)
+    lines = np.array([n.count("\n") + 1 for n in names])
+    y = np.cumsum(lines) - lines / 2  # row centres, in lines from the top
+    percent = 100 * weights.set_index("code").loc[[c for c, _ in nodes], "effective_weight"].to_numpy(float)
+    fig, ax = plt.subplots(figsize=(width, (lines.sum() * 1.3 * size + 70) / 72), layout="constrained")
+    colour = [_branch_colour(c, parents, colours) for c, _ in nodes]
+    leaf = [c not in set(parents) for c, _ in nodes]
+    bars = ax.barh(y, percent, height=0.7,
+                   color=[mpl.colors.to_rgba(k, 0.55 if is_leaf else 1) for k, is_leaf in zip(colour, leaf)])
+    bars[0].set_visible(False)  # the index is 100 %: its bar would dwarf all others
+    ax.bar_label(bars, labels=[f"{p:.3g}%" for p in percent], padding=2, fontsize=size)
+    for (_, depth), name, row, is_leaf in zip(nodes, names, y, leaf):
+        ax.annotate(name, (0, row), xycoords=("axes fraction", "data"), xytext=(depth * indent - room - 4, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize=size,
+                    fontweight="normal" if is_leaf else "bold")
+    ax.set_xlim(0, 1.25 * np.max(percent[1:], initial=1))  # room for the labels of the widest bars
+    ax.set_ylim(lines.sum(), 0)
+    ax.axis("off")
+    return _finish(fig, title, note)
+
+
+def _tree_names(named: list[tuple[str, int]], indent: float) -> tuple[float, float, list[str]]:
+    """Figure width, name column width (points) and the (wrapped) names of (name, depth) rows.
+
+    One column, the names wrapped beside 90 pt for a bar and its "12.5%"; if that wraps many names, as wide
+    as one-line names and 150 pt of bars need, up to the page width.
+    """
+    size = _pt()
+    one_line = max(depth * indent + _points(name, size) for name, depth in named)
+    for width, bars in ((_WIDTH, 90), (min(_PAGE, (one_line + 150) / 72), 150)):
+        room = min(one_line, width * 72 - bars)
+        names = [_label(name, room - depth * indent) for name, depth in named]
+        if sum(n.count("\n") + 1 for n in names) <= 1.15 * len(named):
+            break
+    return width, room, names
+
+
+def _tree_order(parents: pd.Series) -> list[tuple[str, int]]:
+    """(code, depth) depth-first from the root, children in table order."""
+    children: dict[str, list[str]] = {}
+    for code, parent in parents.items():
+        children.setdefault(parent, []).append(code)
+    order, stack = [], [(code, 0) for code in reversed(children.get("", []))]
+    while stack:
+        code, depth = stack.pop()
+        order.append((code, depth))
+        stack += [(child, depth + 1) for child in reversed(children.get(code, []))]
+    return order
+
+
+def _branch_colour(code: str, parents: pd.Series, colours: dict[str, str]) -> str:
+    while code and code not in colours:
+        code = parents.get(code, "")
+    return colours.get(code, INDEX_COLOUR)
+
+
+def plot_ranked_bars(values: pd.DataFrame, labels: dict[str, str], colours: dict[str, str], title: str,
+                     highlight: str | None = None, note: str | None = None, intervals: pd.DataFrame | None = None,
+                     interval_kind: str = "score", lang: str = "en") -> Figure:
+    """Entities ranked by their total, one horizontal bar each, stacked by component when there are several
+    columns (each column is that component's points of the total); the highlighted entity is named in bold.
+
+    ``intervals`` (columns entity, q05, q95) adds the 5-95 % range of each entity's uncertain result: as
+    whiskers over the bar ends for scores, or for ranks (``interval_kind="rank"``) in a panel on the right
+    with the nominal rank as a dot.
+    """
+    values = values.loc[values.sum(axis=1).sort_values(ascending=False).index]
+    ranks = intervals is not None and interval_kind == "rank"
+    fig, axes = _with_legend_row((_WIDTH, 1.3 + 0.13 * len(values)), width_ratios=(3, 1) if ranks else (1,))
+    ax, y, left = axes[0], np.arange(len(values)), np.zeros(len(values))
+    for column in values.columns:
+        ax.barh(y, values[column], left=left, color=colours.get(column, REF_COLOUR), label=labels.get(column, column),
+                height=0.8)
+        left += values[column].fillna(0).to_numpy()
+    ax.set_yticks(y, values.index)
+    ax.grid(axis="y", visible=False)
+    for tick in ax.get_yticklabels():
+        tick.set_fontweight("bold" if tick.get_text() == highlight else "normal")
+    _top_down(ax, len(y))
+    if intervals is not None:
+        band = intervals.set_index("entity").reindex(values.index)
+        _whiskers(axes[-1], band["q05"], band["q95"], y, TEXT["band"][lang])
+    if ranks:
+        axes[1].plot(y + 1, y, "o", markersize=2.5, color=INDEX_COLOUR, label=TEXT["nominal"][lang])
+        axes[1].set_xlabel(TEXT["rank_band"][lang])
+        axes[1].tick_params(axis="y", labelleft=False)
+        axes[1].xaxis.set_major_locator(MaxNLocator(3, integer=True))
+    if values.shape[1] > 1 or intervals is not None:
+        _legend_below(fig, axes)
+    return _finish(fig, title, note, rows=ax)
+
+
+def _whiskers(ax, low, high, y, label: str) -> None:
+    """5-95 % ranges as thin horizontal lines with end caps."""
+    ax.hlines(y, low, high, color=INDEX_COLOUR, lw=0.8, label=label, zorder=3)
+    ax.plot(np.r_[low, high], np.r_[y, y], "|", markersize=3, color=INDEX_COLOUR, zorder=3)
+
+
+def plot_rank_shifts(ranks: pd.DataFrame, title: str, note: str | None = None, lang: str = "en") -> Figure:
     """Rank of every entity (rows, ordered by the nominal rank) under each method set (columns).
 
     The nominal rank is a black bar-free marker; each alternative is a coloured dot joined to it by a thin
     line, so long lines show the entities whose rank depends most on the method.
     """
     ranks = ranks.sort_values("nominal")
-    fig, ax = _with_legend_row((6.5, max(3.0, 0.16 * len(ranks) + 1.5)))
+    fig, [ax] = _with_legend_row((_WIDTH, 1.5 + 0.13 * len(ranks)))
     y = np.arange(len(ranks))
     alternatives = [c for c in ranks.columns if c != "nominal"]
     colours = dimension_colours(alternatives)
     for name in alternatives:
         ax.hlines(y, ranks["nominal"], ranks[name], color=colours[name], linewidth=0.6, alpha=0.6)
-        ax.plot(ranks[name], y, "o", markersize=3.2, color=colours[name], label=name)
-    ax.plot(ranks["nominal"], y, "|", markersize=7, color="black", label="nominal")
-    ax.set_yticks(y, ranks.index, fontsize=mpl.rcParams["font.size"] * 0.7)
-    ax.invert_yaxis()
-    ax.set_xlabel("rank (1 = best)")
+        ax.plot(ranks[name], y, "o", markersize=2.5, color=colours[name], label=name)
+    ax.plot(ranks["nominal"], y, "|", markersize=6, color=INDEX_COLOUR, label=TEXT["nominal"][lang])
+    ax.set_yticks(y, ranks.index)
+    _top_down(ax, len(y))
+    ax.set_xlabel(TEXT["rank"][lang])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _legend_below(fig, ax)
-    return _finish(fig, ax, title, note)
+    _legend_below(fig, [ax])
+    return _finish(fig, title, note, rows=ax)
+
+
+def plot_uncertainty_bands(summary: pd.DataFrame, title: str, *, lang: str = "en", note: str | None = None,
+                           names: dict[str, str] | None = None, ascending: bool = False) -> Figure:
+    """The 5-95 % range of an uncertain result (columns nominal, median, q05, q95).
+
+    Over the years (a ``year`` column, one entity and node): a shaded band with the median line and the
+    nominal result. For a cross-section (an ``entity`` column with several entities): per entity a median
+    dot with whiskers and the nominal value as a tick, sorted by the nominal value, largest first
+    (``ascending=True`` for ranks, 1 first). ``names`` maps entity codes to display names.
+    """
+    _require(summary, ["nominal", "median", "q05", "q95"], "an uncertainty summary")
+    if "entity" in summary and summary["entity"].nunique() > 1:
+        return _bands_by_entity(summary, title, lang, note, names or {}, ascending)
+    _require(summary, ["year"], "an uncertainty summary over time")
+    data = summary.sort_values("year")
+    fig, [ax] = _with_legend_row((_WIDTH, 2.8))
+    ax.fill_between(data["year"], data["q05"], data["q95"], color=PALETTE[0], alpha=0.2, lw=0,
+                    label=TEXT["band"][lang])
+    ax.plot(data["year"], data["median"], color=PALETTE[0], lw=1.4, label=TEXT["median"][lang])
+    ax.plot(data["year"], data["nominal"], color=INDEX_COLOUR, lw=0.9, ls="--", marker="o", markersize=2,
+            label=TEXT["nominal"][lang])
+    _year_axis(ax)
+    _legend_below(fig, [ax])
+    return _finish(fig, title, note)
+
+
+def _bands_by_entity(summary, title, lang, note, names, ascending) -> Figure:
+    data = summary.sort_values("nominal", ascending=ascending)
+    y = np.arange(len(data))
+    fig, [ax] = _with_legend_row((_WIDTH, 1.3 + 0.13 * len(data)))
+    ax.hlines(y, data["q05"], data["q95"], color=PALETTE[0], lw=1.2, label=TEXT["band"][lang])
+    ax.plot(data["median"], y, "o", markersize=2.5, color=PALETTE[0], label=TEXT["median"][lang])
+    ax.plot(data["nominal"], y, "|", markersize=5, color=INDEX_COLOUR, label=TEXT["nominal"][lang])
+    ax.set_yticks(y, [names.get(e, e) for e in data["entity"]])
+    ax.grid(axis="y", visible=False)
+    _top_down(ax, len(y))
+    _legend_below(fig, [ax])
+    return _finish(fig, title, note, rows=ax)
+
+
+def plot_sobol(indices: pd.DataFrame, title: str, *, lang: str = "en", note: str | None = None,
+               names: dict[str, str] | None = None) -> Figure:
+    """First-order (S1) and total (ST) Sobol indices of each uncertain input, paired horizontal bars with
+    their confidence intervals as whiskers, the input with the largest ST on top.
+
+    Columns: input, S1, S1_low, S1_high, ST, ST_low, ST_high (the ``_lo``/``_hi`` suffixes of
+    ``uncertainty.run_sensitivity`` are accepted too). ``names`` maps inputs to display names.
+    """
+    short = {f"{s}_{a}": f"{s}_{b}" for s in ("S1", "ST") for a, b in (("lo", "low"), ("hi", "high"))}
+    data = indices.rename(columns=short)
+    _require(data, ["input", "S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high"], "a table of Sobol indices")
+    data = data.sort_values("ST", ascending=False, kind="stable")
+    y = np.arange(len(data))
+    fig, [ax] = _with_legend_row((_WIDTH, 1.3 + 0.34 * len(data)))
+    for offset, key, colour in ((-0.2, "S1", PALETTE[3]), (0.2, "ST", PALETTE[0])):
+        ax.barh(y + offset, data[key], height=0.38, color=colour, label=TEXT[key][lang], zorder=2)
+        # An interval need not contain its estimate (bootstrap percentiles), and error bars cannot be negative.
+        spread = np.clip([data[key] - data[f"{key}_low"], data[f"{key}_high"] - data[key]], 0, None)
+        ax.errorbar(data[key], y + offset, xerr=spread, fmt="none", ecolor=INDEX_COLOUR, elinewidth=0.7,
+                    capsize=1.5, zorder=3)
+    _row_labels(ax, y, [(names or {}).get(i, str(i)) for i in data["input"]])
+    ax.invert_yaxis()
+    ax.axvline(0, color=REF_COLOUR, lw=0.8, zorder=1)
+    ax.set_xlabel(TEXT["sobol"][lang])
+    _legend_below(fig, [ax])
+    return _finish(fig, title, note, rows=ax)
+
 
 # --- the visualize stage: the figure set of one edition -------------------------------------------
 
 FIGURE_TITLES = {
     "index_over_time": {"en": "{index} and its dimensions", "zh": "{index}及各维度"},
+    "growth": {"en": "Change {base}–{last} by dimension", "zh": "{base}—{last}年各维度变化"},
     "radar": {"en": "{entity}: {a} and {b}", "zh": "{entity}：{a}与{b}"},
+    "radar_entities": {"en": "{entity} and the median of all entities, {last}",
+                       "zh": "{entity}与全部主体中位数（{last}年）"},
     "waterfall": {"en": "Contributions to the change {base}–{last} (points)", "zh": "{base}—{last}年变化的贡献（点）"},
-    "heatmap": {"en": "Normalised scores", "zh": "标准化得分"},
+    "heatmap": {"en": "{entity}: normalised indicator scores", "zh": "{entity}：各指标标准化得分"},
+    "heatmap_entities": {"en": "Scores by entity, {last}", "zh": "各主体得分（{last}年）"},
     "ranked_bars": {"en": "{index}, {last}", "zh": "{index}（{last}年）"},
+    "framework": {"en": "{index}: framework and effective weights", "zh": "{index}：指标体系与有效权重"},
 }
-MEDIAN_LABEL = {"en": "median of all", "zh": "全部中位数"}
-TOTAL_LABEL = {"en": "Total", "zh": "合计"}
+CAPTIONS = {
+    "index_over_time": {"en": "{index} of {entity} and its {n} dimensions, {start}–{last}{rebased}.",
+                        "zh": "{entity}{index}及其{n}个维度，{start}—{last}年{rebased}。"},
+    "growth": {"en": "Change of each dimension of {index} for {entity} from {base} to {last}, in per cent of its "
+                     "{base} value; the overall index in black.",
+               "zh": "{entity}{index}各维度{base}—{last}年的变化，以{base}年数值的百分比表示；黑色为总指数。"},
+    "radar": {"en": "Scores of {entity} on the components of {index} in {a} (light) and {b} (dark).",
+              "zh": "{entity}{index}各组成部分{a}年（浅色）与{b}年（深色）的得分。"},
+    "radar_entities": {"en": "Scores of {entity} on the components of {index} in {last} (dark), against the median "
+                             "of all {entities} entities (light).",
+                       "zh": "{last}年{entity}{index}各组成部分的得分（深色）与全部{entities}个主体的中位数（浅色）。"},
+    "waterfall": {"en": "Contribution of each dimension to the change of {index} for {entity} from {base} to {last}, "
+                        "in index points; the black bar runs from the {base} value to the {last} value.",
+                  "zh": "{entity}{index}{base}—{last}年变化中各维度的贡献（指数点）；黑色柱为{base}年至{last}年的总变化。"},
+    "heatmap": {"en": "Normalised scores of the {indicators} indicators of {index} for {entity}, "
+                      "{start}–{last}{rebased}.",
+                "zh": "{entity}{index}{indicators}项指标的标准化得分，{start}—{last}年{rebased}。"},
+    "heatmap_entities": {"en": "Scores of all {entities} entities on the components of {index} in {last}, entities "
+                               "ordered by the index.",
+                         "zh": "{last}年全部{entities}个主体在{index}各组成部分上的得分，按指数高低排列。"},
+    "ranked_bars": {"en": "{index} of all {entities} entities in {last}, ranked{stacked}; {entity} in bold.",
+                    "zh": "{last}年全部{entities}个主体的{index}排名{stacked}；{entity}以粗体标出。"},
+    "framework": {"en": "Framework of {index}: {indicators} indicators in {levels} levels; each bar is the node's "
+                        "effective weight in the index (%).",
+                  "zh": "{index}指标体系：共{levels}层、{indicators}项指标；条形为各节点在指数中的有效权重（%）。"},
+}
+CAPTION_PARTS = {
+    "rebased": {"en": " ({base} = 100)", "zh": "（{base}年 = 100）"},
+    "stacked": {"en": ", each bar split into the points each dimension contributes",
+                "zh": "，每根柱按各维度贡献的分值分段"},
+}
 ILLUSTRATIVE_NOTE = {"en": "Illustrative data, not official statistics: values generated to demonstrate the method.",
                      "zh": "示意数据，非官方统计：数值为演示方法而生成。"}
 
 
-def plot_ranked_bars(values: pd.DataFrame, labels: dict[str, str], colours: dict[str, str], title: str,
-                     highlight: str | None = None, note: str | None = None) -> Figure:
-    """Entities ranked by their total, one horizontal bar each, stacked by component when there are several
-    columns (each column is that component's points of the total); the highlighted entity is named in bold."""
-    values = values.loc[values.sum(axis=1).sort_values(ascending=False).index]
-    fig, ax = _with_legend_row((6.5, max(3.0, 0.15 * len(values) + 1.5)))
-    y = np.arange(len(values))
-    left = np.zeros(len(values))
-    for column in values.columns:
-        ax.barh(y, values[column], left=left, color=colours.get(column, "#4c72b0"), label=labels.get(column, column),
-                height=0.8)
-        left += values[column].fillna(0).to_numpy()
-    ax.set_yticks(y, values.index, fontsize=mpl.rcParams["font.size"] * 0.7)
-    for tick in ax.get_yticklabels():
-        tick.set_fontweight("bold" if tick.get_text() == highlight else "normal")
-    ax.invert_yaxis()
-    if values.shape[1] > 1:
-        _legend_below(fig, ax)
-    return _finish(fig, ax, title, note)
+def edition_figures(ctx, languages=None) -> pd.DataFrame:
+    """Draw and save the figure set of an edition, in the run's language unless ``languages`` are given;
+    one row per figure and language, with its title, files and caption.
+
+    A time series (several years) gets the index and its dimensions over time, the growth of each dimension
+    since the base (or first) year, a radar of that year and the latest, the contribution waterfall when
+    there is a base year, and a heatmap of indicator scores by year. A single-year cross-section gets a
+    radar of the focus entity against the median and a heatmap of the level below the index by entity.
+    Both get the framework diagram and, with 2 to 80 entities, the ranked bar chart.
+    """
+    edition = _Edition(ctx)
+    rows = []
+    for lang in languages or (ctx.lang,):
+        set_theme(lang)
+        for name in edition.figure_names():
+            fig, caption = edition.draw(name, lang)
+            title = figure_title(fig)
+            files = save_figure(fig, ctx.out.figures / f"{name}_{lang}", caption=caption)
+            rows.append({"figure": name, "lang": lang, "title": title, "illustrative": edition.illustrative,
+                         "files": ", ".join(p.name for p in files), "caption": caption})
+    return pd.DataFrame(rows)
+
+
+class _Edition:
+    """The stage tables of one edition, read once, and one method per figure returning (figure, caption)."""
+
+    def __init__(self, ctx):
+        self.study, self.fw = ctx.study, ctx.study.framework
+        self.scores = ctx.read("scores")
+        self.weights = ctx.read("weights")
+        self.contributions = ctx.read("contributions") if self.study.base_year is not None else None
+        self.entity = self.study.config.get("focus_entity") or self.scores["entity"].iloc[0]
+        self.own = self.scores[self.scores["entity"] == self.entity]
+        self.dimensions = self.fw.level_codes(self.fw.max_level - 1)
+        self.axes = _radar_level(self.fw)
+        self.colours = dimension_colours(self.dimensions)  # the one colour map of every figure
+        self.years = sorted(self.own.loc[self.own["code"] == self.fw.root].dropna(subset=["value"])["year"])
+        self.base = self.study.base_year if self.study.base_year is not None else self.years[0]
+        self.last = self.years[-1]
+        self.latest = self.scores[self.scores["year"] == self.last]
+        self.illustrative = bool(self.scores["illustrative"].any())
+
+    def figure_names(self) -> list[str]:
+        series, entities = len(self.years) > 1, self.latest["entity"].nunique()
+        wanted = {"index_over_time": series, "growth": series, "radar": True,
+                  "waterfall": self.contributions is not None, "heatmap": True, "ranked_bars": 1 < entities <= 80,
+                  "framework": True}
+        return [name for name, ok in wanted.items() if ok]
+
+    def draw(self, name: str, lang: str) -> tuple[Figure, str]:
+        labels = {**self.fw.labels(lang), "total": TEXT["total"][lang], "median": TEXT["median_all"][lang]}
+        base = self.study.base_year
+        text = {"index": labels[self.fw.root], "entity": self.entity, "start": self.years[0], "last": self.last,
+                "base": self.base, "a": self.base, "b": self.last, "n": len(self.dimensions),
+                "entities": self.latest["entity"].nunique(), "indicators": len(self.fw.indicators),
+                "levels": self.fw.max_level, "stacked": "",
+                "rebased": CAPTION_PARTS["rebased"][lang].format(base=base) if base is not None else ""}
+        note = ILLUSTRATIVE_NOTE[lang] if self.illustrative else None
+        fig, key = getattr(self, f"_{name}")(labels, text, lang, note)
+        caption = CAPTIONS[key][lang].format(**text)
+        return fig, caption + ("" if note is None else ("" if lang == "zh" else " ") + note)
+
+    def _index_over_time(self, labels, text, lang, note):
+        title = FIGURE_TITLES["index_over_time"][lang].format(**text)
+        return plot_index_over_time(self.own, [self.fw.root, *self.dimensions], labels, self.colours,
+                                    self.study.base_year, title, note), "index_over_time"
+
+    def _growth(self, labels, text, lang, note):
+        codes = [self.fw.root, *self.dimensions]
+        wide = self.own[self.own["code"].isin(codes)].pivot(index="year", columns="code", values="value")
+        changes = 100 * (wide.loc[self.last, codes] / wide.loc[self.base, codes] - 1)
+        return plot_growth(changes, labels, self.colours, FIGURE_TITLES["growth"][lang].format(**text), note), "growth"
+
+    def _radar(self, labels, text, lang, note):
+        if len(self.years) > 1:
+            values = self.own[self.own["code"].isin(self.axes) & self.own["year"].isin([self.base, self.last])].pivot(
+                index="code", columns="year", values="value").loc[self.axes]
+            key = "radar"
+        else:
+            wide = self.latest[self.latest["code"].isin(self.axes)].pivot(index="code", columns="entity",
+                                                                           values="value").loc[self.axes]
+            # The entity last, so it is drawn darkest, as "now" is in the time series.
+            values = pd.DataFrame({labels["median"]: wide.median(axis=1), self.entity: wide[self.entity]})
+            key = "radar_entities"
+        return plot_radar(values, labels, FIGURE_TITLES[key][lang].format(**text), note), key
+
+    def _waterfall(self, labels, text, lang, note):
+        change = self.contributions[(self.contributions["entity"] == self.entity)
+                                    & (self.contributions["year"] == self.last)].set_index("code")
+        start = self.own[(self.own["code"] == self.fw.root) & (self.own["year"] == self.base)]["value"].iloc[0]
+        title = FIGURE_TITLES["waterfall"][lang].format(**text)
+        return plot_waterfall(change.loc[self.dimensions, "to_index"], start, labels, self.colours, title,
+                              note), "waterfall"
+
+    def _heatmap(self, labels, text, lang, note):
+        center = 100.0 if self.study.base_year is not None else None
+        if len(self.years) > 1:
+            matrix = self.own[self.own["level"] == 1].pivot(index="code", columns="year", values="value")
+            matrix, key = matrix.loc[self.fw.indicators].rename(index=labels), "heatmap"
+        else:  # entities down the side, ordered by the index: 50+ entities fit a column only as rows
+            order = self.latest[self.latest["code"] == self.fw.root].sort_values("value", ascending=False)["entity"]
+            matrix = self.latest[self.latest["code"].isin(self.axes)].pivot(index="entity", columns="code",
+                                                                             values="value")
+            matrix, key = matrix.loc[order, self.axes].rename(columns=labels), "heatmap_entities"
+        return plot_heatmap(matrix, FIGURE_TITLES[key][lang].format(**text), note, center=center), key
+
+    def _ranked_bars(self, labels, text, lang, note):
+        wide = self.latest.pivot(index="entity", columns="code", values="value")
+        relative = self.weights.set_index("code")["relative_weight"]
+        # Dimension points add up to the index only for an arithmetic top level on unrebased scores.
+        stacked = (aggregate_method(self.study, self.fw.max_level) == "arithmetic"
+                   and not self.study.methods.get("rebase"))
+        values = wide[self.dimensions] * relative[self.dimensions] if stacked else wide[[self.fw.root]]
+        text["stacked"] = CAPTION_PARTS["stacked"][lang] if stacked else ""
+        title = FIGURE_TITLES["ranked_bars"][lang].format(**text)
+        return plot_ranked_bars(values, labels, self.colours, title, self.entity, note, lang=lang), "ranked_bars"
+
+    def _framework(self, labels, text, lang, note):
+        title = FIGURE_TITLES["framework"][lang].format(**text)
+        return plot_framework(self.weights, labels, self.colours, title, note), "framework"
 
 
 def _radar_level(framework) -> list[str]:
@@ -337,68 +813,52 @@ def _radar_level(framework) -> list[str]:
     return framework.indicators
 
 
-def edition_figures(ctx, languages=("en", "zh")) -> pd.DataFrame:
-    """Draw and save the figure set of an edition in each language; one row per figure and language.
-
-    A time series (several years) gets the index and its dimensions over time, a radar of the first (or
-    base) and latest year, a heatmap of indicator scores by year, and with a base year the waterfall of
-    contributions. A single-year cross-section gets the ranked bar chart with the dimensions stacked, a
-    radar of the focus entity against the median, and a heatmap of the level below the index by entity.
-    """
-    study, fw = ctx.study, ctx.study.framework
-    scores = ctx.read("scores")
-    entity = study.config.get("focus_entity") or scores["entity"].iloc[0]
-    own = scores[scores["entity"] == entity]
-    dimensions = fw.level_codes(fw.max_level - 1)
-    axes = _radar_level(fw)
-    colours = {**dimension_colours(dimensions), **(dimension_colours(axes) if axes != dimensions else {})}
-    years = sorted(own.loc[own["code"] == fw.root].dropna(subset=["value"])["year"])
-    first = study.base_year if study.base_year is not None else years[0]
-    last = years[-1]
-    latest = scores[scores["year"] == last]
-    contributions = ctx.read("contributions") if study.base_year is not None else None
-    weights = ctx.read("weights").set_index("code")["relative_weight"]
-    arithmetic_root = aggregate_method(study, fw.max_level) == "arithmetic" and not study.methods.get("rebase")
-    rows = []
-    for lang in languages:
-        set_theme(lang)
-        labels = {**fw.labels(lang), "total": TOTAL_LABEL[lang], "median": MEDIAN_LABEL[lang]}
-        note = ILLUSTRATIVE_NOTE[lang] if scores["illustrative"].any() else None
-        text = {"index": labels[fw.root], "last": last, "base": study.base_year, "entity": entity}
-        figures = {}
-        if len(years) > 1:
-            figures["index_over_time"] = (plot_index_over_time(own, [fw.root, *dimensions], labels, colours,
-                                          study.base_year, FIGURE_TITLES["index_over_time"][lang].format(**text), note))
-            radar = own[own["code"].isin(axes) & own["year"].isin([first, last])].pivot(
-                index="code", columns="year", values="value").loc[axes]
-            text.update(a=first, b=last)
-            matrix = own[own["level"] == 1].pivot(index="code", columns="year", values="value").loc[fw.indicators]
-        else:
-            radar = latest[latest["code"].isin(axes)].pivot(index="code", columns="entity", values="value")
-            radar = pd.DataFrame({entity: radar[entity], labels["median"]: radar.median(axis=1)}).loc[axes]
-            text.update(a=entity, b=labels["median"])
-            matrix = latest[latest["code"].isin(axes)].pivot(index="code", columns="entity", values="value").loc[axes]
-            matrix = matrix[latest[latest["code"] == fw.root].sort_values("value", ascending=False)["entity"]]
-        figures["radar"] = plot_radar(radar, labels, FIGURE_TITLES["radar"][lang].format(**text), note)
-        figures["heatmap"] = plot_heatmap(matrix.rename(index=labels), FIGURE_TITLES["heatmap"][lang], note,
-                                          center=100.0 if study.base_year is not None else None)
-        if latest["entity"].nunique() > 1 and latest["entity"].nunique() <= 80:
-            wide = latest.pivot(index="entity", columns="code", values="value")
-            stacked = (wide[dimensions] * weights[dimensions]) if arithmetic_root else wide[[fw.root]]
-            figures["ranked_bars"] = plot_ranked_bars(stacked, labels, colours,
-                                                      FIGURE_TITLES["ranked_bars"][lang].format(**text), entity, note)
-        if contributions is not None:
-            change = contributions[(contributions["entity"] == entity) & (contributions["year"] == last)]
-            figures["waterfall"] = plot_waterfall(change.set_index("code").loc[dimensions, "to_index"], 100.0,
-                                                  labels, colours, FIGURE_TITLES["waterfall"][lang].format(**text), note)
-        for name, fig in figures.items():
-            title = fig.axes[0].get_title(loc="left")
-            files = save_figure(fig, ctx.out.figures / f"{name}_{lang}")
-            rows.append({"figure": name, "lang": lang, "title": title, "illustrative": note is not None,
-                         "files": ", ".join(p.name for p in files)})
-    return pd.DataFrame(rows)
-
-
 def aggregate_method(study, level: int) -> str:
+    """The aggregation method of ``level`` (imported late: plotting needs no aggregation code otherwise)."""
     from zoneindex.aggregate import method_for_level
     return method_for_level(study.methods["aggregation"], level)[0]
+
+
+UNCERTAINTY_TEXT = {
+    "bands_time": {"en": "{index}, {entity}: 5–95 % range over {runs} method combinations",
+                   "zh": "{index}（{entity}）：{runs}种方法组合下的5%–95%区间"},
+    "bands_ranks": {"en": "{index} ranks, {year}: 5–95 % range over {runs} method combinations",
+                    "zh": "{index}排名（{year}年）：{runs}种方法组合下的5%–95%区间"},
+    "sobol": {"en": "What the {target} depends on: Sobol indices", "zh": "{target}的敏感性：Sobol指数"},
+    "target": {"value": {"en": "index value", "zh": "指数值"}, "change": {"en": "change since the base year",
+               "zh": "相对基年的变化"}, "rank_shift": {"en": "mean rank shift", "zh": "平均排名变动"}},
+}
+
+
+def uncertainty_figures(ctx, summary: pd.DataFrame, ranks: pd.DataFrame | None, indices: pd.DataFrame,
+                        runs: int, languages=None) -> pd.DataFrame:
+    """The validate stage's figures: the uncertainty range of the index (over the years for the focus
+    entity, or of every entity's rank for a cross-section) and the Sobol indices of the main target
+    (the change since the base year, else the mean rank shift, else the index value)."""
+    study, fw = ctx.study, ctx.study.framework
+    entity = study.config.get("focus_entity") or summary["entity"].iloc[0]
+    years = sorted(summary["year"].unique())
+    target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
+    note_needed = bool(ctx.read("scores")["illustrative"].any())
+    rows = []
+    for lang in languages or (ctx.lang,):
+        set_theme(lang)
+        note = ILLUSTRATIVE_NOTE[lang] if note_needed else None
+        text = {"index": fw.name(fw.root, lang), "entity": entity, "runs": runs, "year": years[-1],
+                "target": UNCERTAINTY_TEXT["target"][target][lang]}
+        if len(years) > 1 or ranks is None or ranks.empty:
+            own = summary[(summary["entity"] == entity) & (summary["code"] == fw.root)]
+            title = UNCERTAINTY_TEXT["bands_time"][lang].format(**text)
+            bands = plot_uncertainty_bands(own, title, lang=lang, note=note)
+        else:
+            latest = ranks[(ranks["code"] == fw.root) & (ranks["year"] == years[-1])]
+            latest = latest.rename(columns={"nominal_rank": "nominal", "median_rank": "median",
+                                            "q05_rank": "q05", "q95_rank": "q95"})
+            title = UNCERTAINTY_TEXT["bands_ranks"][lang].format(**text)
+            bands = plot_uncertainty_bands(latest, title, lang=lang, note=note, ascending=True)
+        sobol_title = UNCERTAINTY_TEXT["sobol"][lang].format(**text)
+        sobol = plot_sobol(indices[indices["target"] == target], sobol_title, lang=lang, note=note)
+        for name, fig, title in (("uncertainty", bands, title), ("sobol", sobol, sobol_title)):
+            files = save_figure(fig, ctx.out.figures / f"{name}_{lang}", caption=title + (f" {note}" if note else ""))
+            rows.append({"figure": name, "lang": lang, "title": title, "files": ", ".join(p.name for p in files)})
+    return pd.DataFrame(rows)
