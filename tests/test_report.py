@@ -260,3 +260,28 @@ def test_pdf_without_chromium_names_the_package(notebooks, tmp_path, monkeypatch
     monkeypatch.delenv(CHROMIUM_ENV)
     with pytest.raises(InputError, match="no write-up page"):
         build_methodology_pdf(tmp_path / "missing.html", tmp_path / "m.pdf")
+
+
+def test_summary_numbers_come_from_the_tables():
+    """The summary quotes the run's own numbers: change them and the sentence changes with them."""
+    import pandas as pd
+
+    from zoneindex.framework import load_study
+    from zoneindex.report import summary_markdown
+
+    study = load_study("cdht")
+    codes = study.framework.codes
+    scores = pd.DataFrame({"entity": "CDHT", "year": 2023, "code": codes,
+                           "level": [int(study.framework.table.at[c, "level"]) for c in codes],
+                           "value": 150.0, "illustrative": True})
+    scores.loc[scores["code"] == "CDHT", "value"] = 133.0
+    dims = study.framework.level_codes(3)
+    contributions = pd.DataFrame({"entity": "CDHT", "year": 2023, "code": dims, "level": 3, "parent": "CDHT",
+                                  "change": [73.0, 10.0, 20.0, 30.0, 32.0], "to_parent": 0.0,
+                                  "to_index": [14.6, 2.0, 4.0, 6.0, 6.4]})
+    checks = pd.DataFrame({"check": ["a", "b"], "status": ["pass", "fail"], "value": [0, 1], "detail": ""})
+    text = summary_markdown(study, {"scores": scores, "contributions": contributions, "checks": checks})
+    assert "**133.0** (2018 = 100), **+33.0 points** since 2018" in text
+    assert "global factor concentration (+14.6 points, 44%)" in text
+    assert "grew most is global factor concentration (+73 % since 2018)" in text
+    assert "1 of 2 checks passed (b)" in text and "illustrative data" in text

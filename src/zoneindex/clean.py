@@ -299,7 +299,7 @@ def missing_summary(clean_table: pd.DataFrame) -> pd.DataFrame:
         "observed": clean_table["value"].notna() & ~flags.str.contains("imputed"),
         "missing": clean_table["value"].isna(),
         "imputed": flags.str.contains("imputed"),
-    }).groupby(clean_table["indicator"]).sum()
+    }).groupby(clean_table["indicator"], sort=False).sum()
 
 
 IMPUTATION_TEXT = {

@@ -23,7 +23,9 @@ from zoneindex.errors import InputError
 from zoneindex.framework import Study, available_studies, load_study
 from zoneindex.provenance import sha256_file
 
-STAGES = ("01_ingest", "02_clean", "03_score", "04_validate", "05_visualize")
+STAGES = ("01_ingest", "02_clean", "03_score", "04_validate", "05_visualize", "06_summary")
+# the summary is computed last, from every stage's tables, and opens the write-up
+WRITE_UP_ORDER = ("06_summary", "01_ingest", "02_clean", "03_score", "04_validate", "05_visualize")
 PACKAGES = ("zoneindex", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "papermill", "nbconvert",
             "nbformat", "pyyaml", "latex2mathml")
 CSV_OPTIONS = {"index": False, "lineterminator": "\n"}
@@ -51,12 +53,12 @@ class RunContext:
     def table_path(self, name: str) -> Path:
         return self.out.processed / f"{name}.csv"
 
-    def write(self, name: str, frame: pd.DataFrame) -> Path:
-        """Write a stage table as CSV (stable row order, full double precision, LF line ends)."""
+    def write(self, name: str, frame: pd.DataFrame) -> None:
+        """Write a stage table as CSV (stable row order, full double precision, LF line ends). Returns
+        nothing, so that a notebook cell ending with a write shows no stray output."""
         path = self.table_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, **CSV_OPTIONS)
-        return path
 
     def read(self, name: str) -> pd.DataFrame:
         path = self.table_path(name)
@@ -234,7 +236,7 @@ def publish_outputs(study: Study, staged: paths.RunPaths, lang: str, timings: di
     from zoneindex.report import build_methodology_html, build_methodology_pdf
 
     started = time.perf_counter()
-    html = build_methodology_html([staged.notebooks / f"{s}.ipynb" for s in STAGES],
+    html = build_methodology_html([staged.notebooks / f"{s}.ipynb" for s in WRITE_UP_ORDER],
                                   staged.reports / "methodology.html", title=study.title[lang], lang=lang,
                                   banner=illustrative_banner(study, lang))
     timings["methodology_html"] = round(time.perf_counter() - started, 3)

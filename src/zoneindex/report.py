@@ -21,6 +21,7 @@ import unicodedata
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
 from markupsafe import Markup
@@ -296,3 +297,120 @@ def _write_atomically(out: Path, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+# --- the summary that opens the write-up: every number comes from the run's tables ------------------
+
+SUMMARY_TEXT = {
+    "en": {
+        "level": "In {last} the {index} of {entity} stands at **{value:.1f}** ({base} = 100), "
+                 "**{change:+.1f} points** since {base}.",
+        "drivers": "The largest contributions to that change came from {parts}.",
+        "part": "{name} ({points:+.1f} points, {share:.0%})",
+        "growth": "The dimension that grew most is {name} ({growth:+.0f} % since {base}).",
+        "ranking": "In {last}, {count} of {total} entities have a value of the {index}: the highest is {top} "
+                   "({top_value:.3g}), the lowest {bottom} ({bottom_value:.3g}); {entity} scores {value:.3g} "
+                   "(rank {rank:.0f}).",
+        "band": "Across {runs} combinations of the uncertain modelling choices, the {last} value of {entity} lies "
+                "between {q05:.3g} and {q95:.3g} (5–95 %){rise}.",
+        "rise": ", and it rose since {base} in {p:.0%} of them",
+        "rank_band": "Across {runs} combinations of the uncertain modelling choices, {entity}'s rank lies between "
+                     "{q05:.0f} and {q95:.0f} (5–95 %).",
+        "sobol": "The result depends most on the choice of {input} (total Sobol index {st:.2f}).",
+        "shift": "Under the alternative method sets, entities move by {low:.1f} to {high:.1f} ranks on average.",
+        "checks": "Validation: {passed} of {checks} checks passed{failed}.",
+        "reference": " Published values reproduced: {value}.",
+        "illustrative": "*These numbers rest on illustrative data and must not be quoted as statistics.*",
+    },
+    "zh": {
+        "level": "{last}年，{entity}的{index}为 **{value:.1f}**（{base}年 = 100），较{base}年 **{change:+.1f} 点**。",
+        "drivers": "对这一变化贡献最大的是{parts}。",
+        "part": "{name}（{points:+.1f} 点，{share:.0%}）",
+        "growth": "增长最快的维度是{name}（较{base}年 {growth:+.0f}%）。",
+        "ranking": "{last}年，{total}个对象中有{count}个有{index}值：最高为{top}（{top_value:.3g}），最低为{bottom}"
+                   "（{bottom_value:.3g}）；{entity}为{value:.3g}（第{rank:.0f}位）。",
+        "band": "在{runs}种不确定的方法选择组合下，{entity}{last}年的数值位于{q05:.3g}至{q95:.3g}之间（5%–95%）{rise}。",
+        "rise": "，其中{p:.0%}的组合显示其较{base}年上升",
+        "rank_band": "在{runs}种不确定的方法选择组合下，{entity}的排名位于第{q05:.0f}至第{q95:.0f}位之间（5%–95%）。",
+        "sobol": "结果对{input}的选择最为敏感（总Sobol指数 {st:.2f}）。",
+        "shift": "在各备选方法组合下，对象的平均排名变动为{low:.1f}至{high:.1f}位。",
+        "checks": "验证：{checks}项检查中{passed}项通过{failed}。",
+        "reference": "已复现的公开数值：{value}。",
+        "illustrative": "*以上数字基于示意数据，不得作为统计数据引用。*",
+    },
+}
+
+
+def summary_markdown(study, tables: dict, lang: str = "en") -> str:
+    """The write-up's opening summary, written from the run's tables (``tables``: name → DataFrame, as the
+    stages wrote them: scores, contributions, checks, rank_shifts, uncertainty_summary, uncertainty_ranks,
+    sobol_indices). No number in it is typed by hand."""
+    text, fw = SUMMARY_TEXT[lang], study.framework
+    scores = tables["scores"]
+    entity = study.config.get("focus_entity") or scores["entity"].iloc[0]
+    root = scores[scores["code"] == fw.root].dropna(subset=["value"])
+    last = int(root["year"].max())
+    names = fw.labels(lang)
+    facts = {"index": names[fw.root], "entity": entity, "last": last, "base": study.base_year}
+    own = root[(root["entity"] == entity) & (root["year"] == last)]["value"]
+    lines = []
+    if study.base_year is not None and len(own):
+        lines.append(text["level"].format(value=own.iloc[0], change=own.iloc[0] - 100, **facts))
+        parts = tables.get("contributions")
+        if parts is not None and len(parts):
+            dims = parts[(parts["entity"] == entity) & (parts["year"] == last) & (parts["level"] == fw.max_level - 1)]
+            dims = dims.sort_values("to_index", ascending=False)
+            total = dims["to_index"].sum()
+            listed = [text["part"].format(name=names[r.code], points=r.to_index, share=r.to_index / total if total else 0)
+                      for r in dims.head(2).itertuples()]
+            lines.append(text["drivers"].format(parts=("、" if lang == "zh" else " and ").join(listed)))
+            best = dims.sort_values("change", ascending=False).iloc[0]
+            lines.append(text["growth"].format(name=names[best["code"]], growth=best["change"], **facts))
+    if root["entity"].nunique() > 1:
+        latest = root[root["year"] == last].sort_values("value", ascending=False)
+        ranks = latest["value"].rank(ascending=False, method="min")
+        mine = latest["entity"] == entity
+        lines.append(text["ranking"].format(
+            count=len(latest), total=scores[scores["year"] == last]["entity"].nunique(), top=latest["entity"].iloc[0],
+            top_value=latest["value"].iloc[0], bottom=latest["entity"].iloc[-1], bottom_value=latest["value"].iloc[-1],
+            value=latest.loc[mine, "value"].iloc[0], rank=ranks[mine].iloc[0], **facts))
+    runs = (study.config.get("uncertainty") or {}).get("runs")
+    lines += _uncertainty_sentences(tables, text, fw, entity, last, facts, runs)
+    checks = tables.get("checks")
+    if checks is not None and len(checks):
+        judged = checks[checks["status"] != "info"]
+        failed = judged[judged["status"] == "fail"]["check"].tolist()
+        line = text["checks"].format(passed=int((judged["status"] == "pass").sum()), checks=len(judged),
+                                     failed=f" ({'; '.join(failed)})" if failed else "")
+        reproduced = checks[checks["check"].str.startswith("published values reproduced")]
+        lines.append(line + "".join(text["reference"].format(value=v) for v in reproduced["value"]))
+    if bool(scores["illustrative"].any()):
+        lines.append(text["illustrative"])
+    return "\n\n".join(lines)
+
+
+def _uncertainty_sentences(tables, text, fw, entity, last, facts, runs) -> list[str]:
+    lines = []
+    shifts = tables.get("rank_shifts")
+    if shifts is not None and len(shifts) and "nominal" in shifts:
+        moved = shifts.drop(columns=["entity", "nominal"], errors="ignore").sub(shifts["nominal"], axis=0).abs().mean()
+        lines.append(text["shift"].format(low=moved.min(), high=moved.max()))
+    summary, ranks = tables.get("uncertainty_summary"), tables.get("uncertainty_ranks")
+    if summary is not None and len(summary):
+        own = summary[(summary["entity"] == entity) & (summary["code"] == fw.root) & (summary["year"] == last)]
+        if ranks is not None and len(ranks) and summary["year"].nunique() == 1:
+            mine = ranks[(ranks["entity"] == entity) & (ranks["code"] == fw.root) & (ranks["year"] == last)]
+            if len(mine):
+                lines.append(text["rank_band"].format(runs=runs, q05=mine["q05_rank"].iloc[0],
+                                                      q95=mine["q95_rank"].iloc[0], **facts))
+        elif len(own):
+            row = own.iloc[0]
+            rise = text["rise"].format(p=row["p_change_positive"], **facts) if "p_change_positive" in own and \
+                pd.notna(row.get("p_change_positive")) else ""
+            lines.append(text["band"].format(runs=runs, q05=row["q05"], q95=row["q95"], rise=rise, **facts))
+    indices = tables.get("sobol_indices")
+    if indices is not None and len(indices):
+        target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
+        top = indices[indices["target"] == target].sort_values("ST", ascending=False).iloc[0]
+        lines.append(text["sobol"].format(input=top["input"], st=top["ST"]))
+    return lines
