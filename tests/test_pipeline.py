@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def test_a_run_writes_every_output_of_the_edition(cdht_run):
     assert "Illustrative data" in html and "<math" in html and html.count("<img") == len(shown) == 8
     assert (out / "reports/cdht/2023/methodology.pdf").read_bytes()[:5] == b"%PDF-"
     assert (out / "reports/cdht/2023/results.xlsx").exists()
-    assert len(list((out / "reports/cdht/2023/notebooks").glob("*.ipynb"))) == 5
+    assert len(list((out / "reports/cdht/2023/notebooks").glob("*.ipynb"))) == 6
     assert "wall time" in result.stdout
     assert not (out / ".staging").exists()
 
@@ -103,3 +104,33 @@ def test_bad_parameters_are_refused_before_anything_runs(tmp_path):
     result = zoneindex("--study", "nonexistent", "--out-root", str(tmp_path))
     assert result.returncode == 1 and "unknown study" in result.stderr and "cdht" in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+BAD_INPUT = sorted(p for p in (paths.PROJECT_ROOT / "tests/data/bad_input").glob("*.csv") if not p.name.startswith("good_"))
+
+
+def test_every_bad_input_stops_the_run_and_leaves_the_last_good_outputs_intact(cdht_run, tmp_path):
+    """Each file of the bad-input corpus, put in place of the CDHT panel (with a matching source record so
+    that the mistake itself is what ingest meets), fails the run with a message naming the file, and the
+    previous edition stays byte for byte as it was."""
+    from zoneindex.provenance import write_source_record
+
+    out, _, _ = cdht_run
+    edition = [out / "data/processed/cdht/2023", out / "figures/cdht/2023", out / "reports/cdht/2023"]
+    before = [digest_tree(folder) for folder in edition]
+    project = tmp_path / "project"
+    for folder in ("seeds", "notebooks", "data/raw"):
+        shutil.copytree(paths.PROJECT_ROOT / folder, project / folder)
+    panel = project / "data/raw/cdht/cdht_illustrative_panel.csv"
+    failures = {}
+    for bad in BAD_INPUT:
+        shutil.copy(bad, panel)
+        write_source_record(panel, title="bad input", publisher="tests", url="tests", retrieved="2026-01-01",
+                            licence="CC0-1.0", illustrative=False)
+        result = zoneindex("--study", "cdht", "--out-root", str(out), env={"ZONEINDEX_ROOT": str(project)})
+        # the message names the file at fault: the panel, or the framework table when a whole indicator is absent
+        if result.returncode != 1 or not re.search(r"file (cdht_illustrative_panel|framework)\.csv", result.stderr):
+            failures[bad.name] = result.stderr[-500:]
+    assert not failures
+    assert [digest_tree(folder) for folder in edition] == before
+    assert len(BAD_INPUT) >= 20

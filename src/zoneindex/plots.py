@@ -724,6 +724,8 @@ class _Edition:
         self.last = self.years[-1]
         self.latest = self.scores[self.scores["year"] == self.last]
         self.illustrative = bool(self.scores["illustrative"].any())
+        # the validate stage's 5-95 % rank ranges, drawn beside the ranked bars of a cross-section
+        self.rank_ranges = ctx.read("uncertainty_ranks") if ctx.table_path("uncertainty_ranks").exists() else None
 
     def figure_names(self) -> list[str]:
         series, entities = len(self.years) > 1, self.latest["entity"].nunique()
@@ -798,7 +800,12 @@ class _Edition:
         values = wide[self.dimensions] * relative[self.dimensions] if stacked else wide[[self.fw.root]]
         text["stacked"] = CAPTION_PARTS["stacked"][lang] if stacked else ""
         title = FIGURE_TITLES["ranked_bars"][lang].format(**text)
-        return plot_ranked_bars(values, labels, self.colours, title, self.entity, note, lang=lang), "ranked_bars"
+        intervals = None
+        if self.rank_ranges is not None and len(self.rank_ranges):
+            ranges = self.rank_ranges[(self.rank_ranges["code"] == self.fw.root) & (self.rank_ranges["year"] == self.last)]
+            intervals = ranges.rename(columns={"q05_rank": "q05", "q95_rank": "q95"})[["entity", "q05", "q95"]]
+        return plot_ranked_bars(values, labels, self.colours, title, self.entity, note, intervals=intervals,
+                                interval_kind="rank", lang=lang), "ranked_bars"
 
     def _framework(self, labels, text, lang, note):
         title = FIGURE_TITLES["framework"][lang].format(**text)

@@ -310,3 +310,11 @@ def coherence(scores: pd.DataFrame, study: Study) -> dict[str, pd.DataFrame]:
         return {"correlations": correlations(scores, study), "collinearity": collinearity(scores, study),
                 "group_coherence": group_coherence(scores, study)}
     return {"directional_coherence": directional_coherence(scores, study)}
+
+
+def correlation_matrix(scores: pd.DataFrame, study: Study, max_nodes: int = 20) -> pd.DataFrame:
+    """Pearson correlations over the entities of the latest year between the aggregates (and the indicators
+    too when there are at most ``max_nodes`` nodes in all), in framework order: the heatmap's input."""
+    fw = study.framework
+    codes = fw.codes if len(fw.codes) <= max_nodes else [c for c in fw.codes if c not in fw.indicators]
+    return _cross_section(scores)[codes].corr()
