@@ -177,10 +177,14 @@ def _pca_share(y: pd.DataFrame) -> pd.Series:
     if len(complete) < 2:
         raise InputError("pca weights need at least two entity-years with every indicator of the group",
                          column=", ".join(y.columns), value=len(complete), expected=">= 2 complete rows")
+    from statsmodels.multivariate.pca import PCA
+
     z = ((complete - complete.mean()) / complete.std(ddof=1).replace(0, np.nan)).fillna(0.0)
-    _, singular, right = np.linalg.svd(z.to_numpy(), full_matrices=False)
-    # the unit-length first right singular vector: its squares are the loadings² / λ1 and sum to 1
-    return pd.Series(right[0] ** 2 if singular[0] > 0 else 0.0, index=y.columns)
+    if not z.to_numpy().any():
+        return pd.Series(0.0, index=y.columns)
+    # statsmodels' first eigenvector has unit length: its squares are the loadings² / λ1 and sum to 1
+    first = PCA(z, ncomp=1, standardize=False, demean=False, method="svd").loadings.iloc[:, 0]
+    return pd.Series(first.to_numpy() ** 2, index=y.columns)
 
 
 def _entropy(framework: Framework, normalised=None) -> pd.Series:
