@@ -122,8 +122,10 @@ def test_every_bad_input_stops_the_run_and_leaves_the_last_good_outputs_intact(c
     for folder in ("seeds", "notebooks", "data/raw"):
         shutil.copytree(paths.PROJECT_ROOT / folder, project / folder)
     panel = project / "data/raw/cdht/cdht_illustrative_panel.csv"
+    gbk = tmp_path / "gbk.csv"  # a GBK-encoded file where UTF-8 is expected
+    gbk.write_bytes("entity,year,indicator,value,unit\n成都高新区,2018,fdi_actual,15.5,USD 100m\n".encode("gbk"))
     failures = {}
-    for bad in BAD_INPUT:
+    for bad in [*BAD_INPUT, gbk]:
         shutil.copy(bad, panel)
         write_source_record(panel, title="bad input", publisher="tests", url="tests", retrieved="2026-01-01",
                             licence="CC0-1.0", illustrative=False)
