@@ -30,3 +30,25 @@ def panel(framework: Framework, values: np.ndarray, years: list[int], entities: 
     entities = entities or ["Z"]
     index = pd.MultiIndex.from_product([entities, years], names=["entity", "year"])
     return pd.DataFrame(values, index=index, columns=framework.indicators)
+
+
+def copy_project(target):
+    """The project's inputs (study definitions, notebooks, raw data) copied to ``target``: runs pointed at it
+    with ZONEINDEX_ROOT may change inputs without touching the real ones."""
+    import shutil
+
+    from zoneindex import paths
+
+    for folder in ("seeds", "notebooks", "data/raw"):
+        shutil.copytree(paths.PROJECT_ROOT / folder, target / folder)
+    return target
+
+
+def edition_digests(out, study: str, year: int) -> list[dict]:
+    """sha256 of every file of one edition's output folders (processed data, figures, reports)."""
+    import hashlib
+
+    folders = [out / "data/processed" / study / str(year), out / "figures" / study / str(year),
+               out / "reports" / study / str(year)]
+    return [{str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(folder.rglob("*")) if p.is_file()} for folder in folders]

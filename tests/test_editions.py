@@ -1,7 +1,6 @@
 """Editions: revision analysis by hand, the data-entry workbook, and the whole new-year cycle."""
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from openpyxl import load_workbook
 
 from zoneindex import editions, paths
 from zoneindex.framework import load_study
+from tests.helpers import copy_project, edition_digests
 
 STUDY_YAML = """study: toy
 title: {en: Toy, zh: 玩具}
@@ -53,7 +53,8 @@ def test_revision_effects_add_up_and_match_a_hand_calculation(tmp_path):
     new = edition(tmp_path, 2020, 3, {("x1", 2018): 10, ("x1", 2019): 13, ("x1", 2020): 14,
                                       ("x2", 2018): 20, ("x2", 2019): 20, ("x2", 2020): 22})
     study = load_study("toy", seeds=new.processed / editions.DEFINITION)
-    result = editions.revision_analysis(study, new, editions.previous_edition(new))
+    assert editions.previous_edition(new) == old
+    result = editions.revision_analysis(study, new, old)
     row = result["revisions"].set_index(["year", "code"]).loc[(2019, "I")]
     # previous: (120 + 100)/2 = 110; new weights on old data: (3·120 + 100)/4 = 115; revised: (3·130 + 100)/4
     assert row["previous"] == pytest.approx(110.0) and row["current"] == pytest.approx(122.5)
@@ -101,15 +102,12 @@ def digest(folder: Path) -> dict:
 
 @pytest.mark.slow
 def test_the_new_year_cycle(tmp_path):
-    project, out = tmp_path / "project", tmp_path / "out"
-    for folder in ("seeds", "notebooks", "data/raw"):
-        shutil.copytree(paths.PROJECT_ROOT / folder, project / folder)
+    project, out = copy_project(tmp_path / "project"), tmp_path / "out"
     env = {"ZONEINDEX_ROOT": str(project)}
     first = zoneindex("run", "--no-progress", "--study", "cdht", "--year", "2023", "--out-root", str(out), env=env)
     assert first.returncode == 0, first.stderr[-2000:]
     assert zoneindex("publish", "--study", "cdht", "--year", "2023", "--out-root", str(out), env=env).returncode == 0
-    edition_2023 = [out / "data/processed/cdht/2023", out / "figures/cdht/2023", out / "reports/cdht/2023"]
-    frozen = [digest(folder) for folder in edition_2023]
+    frozen = edition_digests(out, "cdht", 2023)
     refused = zoneindex("run", "--no-progress", "--study", "cdht", "--year", "2023", "--out-root", str(out), env=env)
     assert refused.returncode == 1 and "published" in refused.stderr
 
@@ -129,7 +127,7 @@ def test_the_new_year_cycle(tmp_path):
 
     second = zoneindex("run", "--no-progress", "--study", "cdht", "--year", "2024", "--out-root", str(out), env=env)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert [digest(folder) for folder in edition_2023] == frozen
+    assert edition_digests(out, "cdht", 2023) == frozen
     assert (project / "data/raw/cdht" / (workbook.name + ".source.yaml")).exists()
     revisions = pd.read_csv(out / "data/processed/cdht/2024/revisions.csv")
     assert set(revisions["year"]) == set(range(2016, 2024))

@@ -1,5 +1,4 @@
 """Ingest and clean: bad input is refused with its location; missing stays missing; changes are logged."""
-import shutil
 
 import numpy as np
 import pandas as pd

@@ -1,17 +1,16 @@
 """End to end: the CLI runs all five notebooks, is deterministic, and a failed run damages nothing."""
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from zoneindex import paths
+from tests.helpers import copy_project, edition_digests
 
 pytestmark = pytest.mark.slow
 
@@ -19,11 +18,6 @@ pytestmark = pytest.mark.slow
 def zoneindex(*args, env=None):
     return subprocess.run([sys.executable, "-m", "zoneindex", "run", "--no-progress", *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=paths.PROJECT_ROOT)
-
-
-def digest_tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +70,15 @@ def test_the_same_command_twice_gives_byte_identical_scores(cdht_run):
 
 def test_a_failed_run_leaves_the_last_good_outputs_untouched(cdht_run, tmp_path):
     out, _, _ = cdht_run
-    edition = [out / "data/processed/cdht/2023", out / "figures/cdht/2023", out / "reports/cdht/2023"]
-    before = [digest_tree(folder) for folder in edition]
-    project = tmp_path / "project"
-    for folder in ("seeds", "notebooks", "data/raw"):
-        shutil.copytree(paths.PROJECT_ROOT / folder, project / folder)
+    before = edition_digests(out, "cdht", 2023)
+    project = copy_project(tmp_path / "project")
     raw = project / "data/raw/cdht/cdht_illustrative_panel.csv"
     raw.write_text(raw.read_text(encoding="utf-8").replace("CDHT,2020,fdi_actual,", "CDHT,2020,fdi_actual,9"),
                    encoding="utf-8")
     failed = zoneindex("--study", "cdht", "--out-root", str(out), env={"ZONEINDEX_ROOT": str(project)})
     assert failed.returncode == 1
     assert "changed since its source record" in failed.stderr and "01_ingest" in failed.stderr
-    assert [digest_tree(folder) for folder in edition] == before
+    assert edition_digests(out, "cdht", 2023) == before
     assert (out / "reports/cdht/failed/2023/01_ingest.ipynb").exists()  # the record of what went wrong
     assert not (out / ".staging").exists()
 
@@ -116,11 +107,8 @@ def test_every_bad_input_stops_the_run_and_leaves_the_last_good_outputs_intact(c
     from zoneindex.provenance import write_source_record
 
     out, _, _ = cdht_run
-    edition = [out / "data/processed/cdht/2023", out / "figures/cdht/2023", out / "reports/cdht/2023"]
-    before = [digest_tree(folder) for folder in edition]
-    project = tmp_path / "project"
-    for folder in ("seeds", "notebooks", "data/raw"):
-        shutil.copytree(paths.PROJECT_ROOT / folder, project / folder)
+    before = edition_digests(out, "cdht", 2023)
+    project = copy_project(tmp_path / "project")
     panel = project / "data/raw/cdht/cdht_illustrative_panel.csv"
     gbk = tmp_path / "gbk.csv"  # a GBK-encoded file where UTF-8 is expected
     gbk.write_bytes("entity,year,indicator,value,unit\n成都高新区,2018,fdi_actual,15.5,USD 100m\n".encode("gbk"))
@@ -134,5 +122,5 @@ def test_every_bad_input_stops_the_run_and_leaves_the_last_good_outputs_intact(c
         if result.returncode != 1 or not re.search(r"file (cdht_illustrative_panel|framework)\.csv", result.stderr):
             failures[bad.name] = result.stderr[-500:]
     assert not failures
-    assert [digest_tree(folder) for folder in edition] == before
+    assert edition_digests(out, "cdht", 2023) == before
     assert len(BAD_INPUT) >= 20

@@ -531,6 +531,9 @@ class FakeRun:
                        "weights": fw.table[["code", "level", "parent", "weight"]].assign(
                            relative_weight=fw.relative_weights(), effective_weight=effective)}
 
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
     def read(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
 

@@ -1,8 +1,7 @@
 """Normalisation, aggregation and the decomposition of change: hand-worked numbers and invariants."""
 import numpy as np
-import pandas as pd
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from zoneindex.aggregate import Aggregation, mazziotta_pareto, power_mean

@@ -13,8 +13,6 @@ every node the children's contributions add up to the node's own contribution.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 

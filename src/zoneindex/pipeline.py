@@ -60,6 +60,10 @@ class RunContext:
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, **CSV_OPTIONS)
 
+    def has(self, name: str) -> bool:
+        """Whether an earlier stage wrote the table (some are written only for some studies)."""
+        return self.table_path(name).exists()
+
     def read(self, name: str) -> pd.DataFrame:
         path = self.table_path(name)
         if not path.exists():

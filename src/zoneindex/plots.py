@@ -725,7 +725,7 @@ class _Edition:
         self.latest = self.scores[self.scores["year"] == self.last]
         self.illustrative = bool(self.scores["illustrative"].any())
         # the validate stage's 5-95 % rank ranges, drawn beside the ranked bars of a cross-section
-        self.rank_ranges = ctx.read("uncertainty_ranks") if ctx.table_path("uncertainty_ranks").exists() else None
+        self.rank_ranges = ctx.read("uncertainty_ranks") if ctx.has("uncertainty_ranks") else None
 
     def figure_names(self) -> list[str]:
         series, entities = len(self.years) > 1, self.latest["entity"].nunique()
