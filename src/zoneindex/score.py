@@ -118,13 +118,13 @@ def describe_methods(study: Study) -> str:
 
 
 
-def headline_table(scores: pd.DataFrame, study: Study, focus: str | None = None, lang: str = "en") -> pd.DataFrame:
+def headline_table(scores: pd.DataFrame, study: Study, lang: str = "en") -> pd.DataFrame:
     """The index and its dimensions: by year for one entity, or the latest year's top entities."""
     fw = study.framework
     top_levels = scores[scores["level"] >= max(fw.max_level - 1, 2)]
     names = fw.labels(lang)
-    if scores["entity"].nunique() == 1 or focus is not None:
-        entity = focus or scores["entity"].iloc[0]
+    if scores["entity"].nunique() == 1:
+        entity = scores["entity"].iloc[0]
         table = top_levels[top_levels["entity"] == entity].pivot(index="year", columns="code", values="value")
         return table[[c for c in fw.codes if c in table]].rename(columns=names)
     latest = top_levels[top_levels["year"] == top_levels["year"].max()]

@@ -1389,23 +1389,8 @@ def run_sensitivity(prepared: Prepared, client=None, workers: int = 1, n: int | 
 
 
 # ---------------------------------------------------------------------------------------------------
-# Entry point and write-up
+# The write-up
 # ---------------------------------------------------------------------------------------------------
-
-def analyse(study: Study, mode: str = "uncertainty", year: int | None = None, tidy: pd.DataFrame | None = None,
-            spec: dict | None = None, client=None, workers: int = 1):
-    """Prepare the study and run one mode: ``uncertainty`` (UA) or ``sensitivity`` (Sobol SA).
-
-    ``client`` is a ``dask.distributed.Client`` or a scheduler address; chunks then run on its workers.
-    The result's ``timings`` include the one-off preparation (``prepare_seconds``).
-    """
-    if mode not in ("uncertainty", "sensitivity"):
-        _fail("unknown mode", "mode", mode, "uncertainty or sensitivity")
-    prepared = prepare(study, year, tidy, spec)
-    result = (run_uncertainty if mode == "uncertainty" else run_sensitivity)(prepared, client, workers)
-    result.timings["prepare_seconds"] = prepared.timings["prepare_seconds"]
-    return result
-
 
 def describe(spec: Spec) -> str:
     """Markdown for the methodology write-up: the uncertain inputs, the design and every formula."""
