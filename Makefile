@@ -1,5 +1,6 @@
-# Two commands for a researcher: `make run` (the default study's latest edition) and `make test`.
-# Everything else (virtual environment, pinned packages, Jupyter kernel, Chinese font) is set up on the way.
+# Three commands for a researcher: `make run` (the default study's latest edition), `make lab` (JupyterLab on
+# the notebooks) and `make test`. Everything else (virtual environment, pinned packages, the Jupyter kernel
+# `zoneindex`, Chinese font, Chromium) is set up on the way.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,13 +8,26 @@ STAMP := $(VENV)/.installed
 STUDY ?= cdht
 YEAR ?= latest
 
-.PHONY: run test setup studies clean
+PORT ?= 8888
+
+.PHONY: run lab test test-fast setup studies clean distclean
 
 run: $(STAMP)
 	$(BIN)/zoneindex run --study $(STUDY) --year $(YEAR)
 
+# JupyterLab on 127.0.0.1 (PORT, or a free one if it is taken) with notebooks/ open, on the kernel zoneindex;
+# it prints the URL to open. Notebooks run there write only to scratch/.
+lab: $(STAMP)
+	$(BIN)/python -m zoneindex.lab --port $(PORT)
+
+# Everything, nbval on every notebook and the end-to-end runs included, on every CPU (pytest-xdist: a test
+# module's tests stay together on one worker, the notebooks too; each study is run once for all of them).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+# The unit and property tests only (no pipeline run, notebook or server): under a minute, while you work.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup tests
 
 setup: $(STAMP)
 
@@ -21,12 +35,20 @@ studies: $(STAMP)
 	$(BIN)/zoneindex studies
 
 $(STAMP): pyproject.toml requirements.txt scripts/ensure_system_packages.sh
+	@sh scripts/check_python.sh "$(PYTHON)" "$(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (zoneindex)" >/dev/null
+	$(BIN)/python -m zoneindex.lab --install >/dev/null
 	bash scripts/ensure_system_packages.sh
 	touch $(STAMP)
 
+# clean: the generated outputs (rebuilt by make run); distclean: those and the virtual environment. Neither
+# touches data/raw or the data-entry workbooks in data/entry.
 clean:
-	rm -rf data/processed figures reports .staging
+	@echo "removing the generated outputs: data/processed figures reports .staging scratch (the .venv stays: make distclean removes it too)"
+	rm -rf data/processed figures reports .staging scratch
+
+distclean: clean
+	@echo "removing the virtual environment $(VENV) (make run sets it up again)"
+	rm -rf $(VENV)

@@ -2,6 +2,9 @@
 # Install the Debian packages the project needs that are missing, and nothing else:
 #   fonts-noto-cjk  Noto Sans CJK SC, for Chinese labels in the figures and the write-up (else tofu boxes)
 #   chromium        headless Chromium, which prints the methodology write-up to PDF (report.build_methodology_pdf)
+#   chromium-driver chromedriver for that Chromium: the JupyterLab browser test drives it (tests/test_lab.py)
+#   libreoffice-calc-nogui  headless LibreOffice (soffice): the data-entry round trip saves workbooks through it
+#                           as a researcher would (tests/test_entry_roundtrip.py)
 # Other packages may be named as arguments instead: scripts/ensure_system_packages.sh fonts-noto-cjk
 # Idempotent, and quick when everything is there (no apt-get update, no root needed). Uses apt-get as root,
 # through sudo otherwise. After installing fonts it drops matplotlib's font list: a list cached before the
@@ -9,7 +12,7 @@
 set -euo pipefail
 
 packages=("$@")
-[ ${#packages[@]} -gt 0 ] || packages=(fonts-noto-cjk chromium)
+[ ${#packages[@]} -gt 0 ] || packages=(fonts-noto-cjk chromium chromium-driver libreoffice-calc-nogui)
 
 installed() {  # a package counts as present if dpkg has it, or (off Debian) its program or font is found
   if command -v dpkg-query >/dev/null 2>&1 &&
@@ -19,6 +22,8 @@ installed() {  # a package counts as present if dpkg has it, or (off Debian) its
   case "$1" in
     fonts-noto-cjk) fc-list 2>/dev/null | grep -q "Noto Sans CJK SC" ;;
     chromium) command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ;;
+    chromium-driver) command -v chromedriver >/dev/null 2>&1 ;;
+    libreoffice-calc-nogui) command -v soffice >/dev/null 2>&1 ;;
     *) return 1 ;;
   esac
 }
@@ -31,7 +36,7 @@ done
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "Missing system packages: ${missing[*]}. This is not a Debian/Ubuntu system: install the equivalents" \
-       "(Noto Sans CJK SC font, Chromium) with its package manager." >&2
+       "(Noto Sans CJK SC font, Chromium and its chromedriver, LibreOffice Calc) with its package manager." >&2
   exit 1
 fi
 if [ "$(id -u)" = "0" ]; then

@@ -32,6 +32,19 @@ def panel(framework: Framework, values: np.ndarray, years: list[int], entities: 
     return pd.DataFrame(values, index=index, columns=framework.indicators)
 
 
+def zoneindex(*args, env=None):
+    """``python -m zoneindex <args>`` from the project root, as a researcher runs it (``env`` added to the
+    environment); the completed process, its output as text."""
+    import os
+    import subprocess
+    import sys
+
+    from zoneindex import paths
+
+    return subprocess.run([sys.executable, "-m", "zoneindex", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=paths.PROJECT_ROOT)
+
+
 def copy_project(target):
     """The project's inputs (study definitions, notebooks, raw data) copied to ``target``: runs pointed at it
     with ZONEINDEX_ROOT may change inputs without touching the real ones."""

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from zoneindex import clean, ingest, score
-from zoneindex.framework import load_study
 from zoneindex.paths import PROJECT_ROOT
+from zoneindex.study import load_study
 
 DATA = PROJECT_ROOT / "tests" / "data"
 

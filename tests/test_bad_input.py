@@ -12,8 +12,9 @@ import pytest
 
 from zoneindex import ingest, paths
 from zoneindex.errors import InputError
-from zoneindex.framework import Framework, Study, load_study
+from zoneindex.framework import Framework
 from zoneindex.provenance import write_source_record
+from zoneindex.study import Study, load_study
 
 CORPUS = Path(__file__).parent / "data" / "bad_input"
 HEADER = ["entity", "year", "indicator", "value", "unit"]

@@ -8,9 +8,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from zoneindex.pipeline import read_stage_table
 from zoneindex.export import write_results_workbook
-from zoneindex.framework import load_study
+from zoneindex.study import load_study
+from zoneindex.tables import read_stage_table
 
 YEARS = [2020, 2021]
 

@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from zoneindex.errors import InputError
-from zoneindex.framework import Framework, available_studies, load_study
+from zoneindex.framework import Framework
+from zoneindex.study import available_studies, load_study
 from tests.helpers import tree
 
 

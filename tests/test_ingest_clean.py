@@ -6,8 +6,8 @@ import pytest
 
 from zoneindex import clean, ingest, paths
 from zoneindex.errors import InputError
-from zoneindex.framework import Study, load_study
 from zoneindex.provenance import read_source_record, write_source_record
+from zoneindex.study import Study, load_study
 
 HEADER = "entity,year,indicator,value,unit\n"
 

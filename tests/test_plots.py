@@ -21,7 +21,7 @@ from matplotlib.text import Text
 from PIL import Image
 
 from tests.helpers import tree
-from zoneindex import plots
+from zoneindex import figures, plot_text, plots
 from zoneindex.errors import InputError
 
 CODES = ["IDX", "ECO", "SOC", "ENV"]
@@ -186,7 +186,7 @@ def test_chinese_renders_with_cjk_font_and_no_missing_glyph(make, tmp_path):
 
 def test_fallback_is_detected_when_the_cjk_font_is_not_first():
     # The check above must be able to fail: with DejaVu alone, Chinese is tofu and both signals fire.
-    with mpl.rc_context({"font.sans-serif": ["DejaVu Sans"]}):
+    with mpl.rc_context({"font.family": ["DejaVu Sans"], "font.sans-serif": ["DejaVu Sans"]}):
         fig, ax = plt.subplots()
         ax.set_title("综合指数")
         with pytest.warns(UserWarning, match="Glyph .* missing"):
@@ -203,11 +203,27 @@ def embedded_fonts(pdf: Path) -> set[str]:
 def test_chinese_pdf_embeds_the_cjk_font_and_a_latin_font_pdf_does_not(tmp_path):
     [pdf] = plots.save_figure(waterfall_fig(), tmp_path / "zh", ("pdf",))
     assert any(name.startswith("NotoSansCJK") for name in embedded_fonts(pdf))
-    with mpl.rc_context({"font.sans-serif": ["DejaVu Sans"]}):  # the check must be able to fail
+    with mpl.rc_context({"font.family": ["DejaVu Sans"]}):  # the check must be able to fail
         fig, ax = plt.subplots()
         ax.set_title("Composite index")
         [latin] = plots.save_figure(fig, tmp_path / "en", ("pdf",))
     assert embedded_fonts(latin) and not any(n.startswith("NotoSansCJK") for n in embedded_fonts(latin))
+
+
+def test_english_figures_draw_latin_with_dejavu_and_chinese_names_with_the_cjk_font(tmp_path):
+    """English text with DejaVu Sans, so that an English PDF embeds (and parses) no CJK font; a Chinese name on an
+    English figure (the provinces) falls back to Noto Sans CJK glyph by glyph instead of being tofu."""
+    plots.set_theme("en")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph .* missing")
+        latin = growth_fig("en")
+        assert plots.resolved_font_families(latin) == {"DejaVu Sans"}
+        [pdf] = plots.save_figure(latin, tmp_path / "latin", ("pdf",))
+        mixed = plots.plot_growth(pd.Series([3.0, 1.0], index=["四川", "北京"]), {}, {}, "Growth by province")
+        assert plots.resolved_font_families(mixed) == {"DejaVu Sans", CJK}
+        [both] = plots.save_figure(mixed, tmp_path / "mixed", ("png", "pdf"))[1:]
+    assert not any(n.startswith("NotoSansCJK") for n in embedded_fonts(pdf))
+    assert any(n.startswith("NotoSansCJK") for n in embedded_fonts(both)) and "DejaVuSans" in embedded_fonts(both)
 
 
 @pytest.mark.parametrize("make", NEW + [rank_shifts_fig])
@@ -306,7 +322,7 @@ def test_title_and_note_wrap_at_the_figure_width():
     fig = plots.plot_growth(pd.Series([1.0, 2.0], index=CODES[1:3]), ZH, COLOURS, "很长的标题" * 12, NOTE)
     fig.draw_without_rendering()
     assert "\n" in fig.get_suptitle() and plots.figure_title(fig) == "很长的标题" * 12
-    assert plots.unwrap("Composite index of\nthe zone") == "Composite index of the zone"
+    assert plot_text.unwrap("Composite index of\nthe zone") == "Composite index of the zone"
 
 
 @pytest.mark.parametrize("make", FIGURES)
@@ -360,8 +376,9 @@ def test_dimension_colours_are_stable_distinct_and_positional():
     assert plots.dimension_colours(list("abc")) == {k: five[k] for k in "abc"}
     with pytest.raises(InputError):
         plots.dimension_colours(["a", "a"])
-    with pytest.raises(InputError):
-        plots.dimension_colours([str(i) for i in range(len(plots.PALETTE) + 1)])
+    many = plots.dimension_colours([str(i) for i in range(40)])   # any number of dimensions gets distinct colours
+    assert len(set(many.values())) == 40 and plots.INDEX_COLOUR not in many.values()
+    assert list(many.values())[:len(plots.PALETTE)] == plots.PALETTE
 
 
 def test_index_over_time_has_integer_year_ticks_and_base_year_marks():
@@ -421,7 +438,7 @@ def test_framework_shows_every_node_with_its_effective_weight():
     weights, names = framework_table()
     fig = plots.plot_framework(weights, names["zh"], COLOURS, "t")
     ax = fig.axes[0]
-    drawn = [plots.unwrap(t.get_text()) for t in texts(fig)]
+    drawn = [plot_text.unwrap(t.get_text()) for t in texts(fig)]
     assert all(names["zh"][code] in drawn for code in weights["code"])  # 1 + 3 + 6 + 36 nodes, 4 levels
     bars = [b for b in ax.patches if b.get_visible()]
     assert len(bars) == len(weights) - 1  # every node but the index, which is 100 %
@@ -430,8 +447,8 @@ def test_framework_shows_every_node_with_its_effective_weight():
     assert f"{100 / 3 / 2 / 6:.3g}%" in drawn and f"{100 / 3:.3g}%" in drawn
     # An indicator's bar has its dimension's colour (lighter), an aggregate's the full colour.
     by_y = {round(b.get_y() + b.get_height() / 2, 3): b for b in bars}
-    rows = [t for t in ax.texts if plots.unwrap(t.get_text()) in (names["zh"]["SOC1_0"], names["zh"]["SOC"])]
-    colours = {plots.unwrap(t.get_text()): by_y[round(t.xy[1], 3)].get_facecolor() for t in rows}
+    rows = [t for t in ax.texts if plot_text.unwrap(t.get_text()) in (names["zh"]["SOC1_0"], names["zh"]["SOC"])]
+    colours = {plot_text.unwrap(t.get_text()): by_y[round(t.xy[1], 3)].get_facecolor() for t in rows}
     assert mpl.colors.to_hex(colours[names["zh"]["SOC"]]) == COLOURS["SOC"].lower()
     assert colours[names["zh"]["SOC1_0"]][:3] == pytest.approx(mpl.colors.to_rgb(COLOURS["SOC"]))
     assert colours[names["zh"]["SOC1_0"]][3] < 1
@@ -539,7 +556,7 @@ class FakeRun:
 
 
 def test_edition_draws_the_full_set_in_the_run_language_with_captions(tmp_path):
-    saved = plots.edition_figures(FakeRun(tmp_path, "zh"))
+    saved = figures.edition_figures(FakeRun(tmp_path, "zh"))
     assert set(saved["lang"]) == {"zh"}
     assert list(saved["figure"]) == ["index_over_time", "growth", "radar", "waterfall", "heatmap", "ranked_bars",
                                      "framework"]
@@ -547,7 +564,7 @@ def test_edition_draws_the_full_set_in_the_run_language_with_captions(tmp_path):
         for ext in ("png", "svg", "pdf", "caption.txt"):
             assert (tmp_path / f"{row.figure}_zh.{ext}").is_file()
         caption = (tmp_path / f"{row.figure}_zh.caption.txt").read_text(encoding="utf-8")
-        assert caption.strip() == row.caption and plots.ILLUSTRATIVE_NOTE["zh"] in caption
+        assert caption.strip() == row.caption and figures.ILLUSTRATIVE_NOTE["zh"] in caption
         assert not set(re.findall(r"[A-Za-z][A-Za-z0-9]*", caption + row.title)) - {"Z1"}, caption  # codes only
     captions = saved.set_index("figure")["caption"]
     assert "2015—2020年" in captions["index_over_time"] and "2015—2020" in captions["waterfall"]
@@ -557,16 +574,16 @@ def test_edition_draws_the_full_set_in_the_run_language_with_captions(tmp_path):
 def test_edition_draws_both_languages_when_asked_and_no_note_without_illustrative_data(tmp_path):
     run = FakeRun(tmp_path, "zh", base_year=None)
     run.tables["scores"]["illustrative"] = False
-    saved = plots.edition_figures(run, languages=("en", "zh"))
+    saved = figures.edition_figures(run, languages=("en", "zh"))
     assert set(saved["lang"]) == {"en", "zh"} and "waterfall" not in set(saved["figure"])
     en = saved[saved["lang"] == "en"].set_index("figure")["caption"]
     assert en["growth"].startswith("Change of each dimension of Index for Z1 from 2015 to 2020")
-    assert not any(plots.ILLUSTRATIVE_NOTE[lang] in c for lang in ("en", "zh") for c in saved["caption"])
+    assert not any(figures.ILLUSTRATIVE_NOTE[lang] in c for lang in ("en", "zh") for c in saved["caption"])
     assert sorted(p.name for p in tmp_path.glob("framework_*")) == [
         f"framework_{lang}.{ext}" for lang in ("en", "zh") for ext in ("caption.txt", "pdf", "png", "svg")]
 
 
 def test_edition_of_a_cross_section_gets_ranked_bars_radar_against_the_median_and_entity_heatmap(tmp_path):
-    saved = plots.edition_figures(FakeRun(tmp_path, "en", years=[2020], base_year=None))
+    saved = figures.edition_figures(FakeRun(tmp_path, "en", years=[2020], base_year=None))
     assert list(saved["figure"]) == ["radar", "heatmap", "ranked_bars", "framework"]
     assert "median of all 3 entities" in saved.set_index("figure").at["radar", "caption"]

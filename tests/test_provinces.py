@@ -12,7 +12,7 @@ import pytest
 
 from zoneindex import clean, ingest, score, validate
 from zoneindex.errors import InputError
-from zoneindex.framework import Study, load_study
+from zoneindex.study import Study, load_study, read_entity_names
 
 STANDARD = ["北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽", "福建",
             "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州", "云南", "西藏",
@@ -26,7 +26,7 @@ def study():
 
 @pytest.fixture(scope="module")
 def names(study):
-    return ingest.read_entity_names(study)
+    return read_entity_names(study)
 
 
 def whole_file(study, file: str, exclude: bool = True) -> pd.DataFrame:

@@ -266,7 +266,7 @@ def test_summary_numbers_come_from_the_tables():
     """The summary quotes the run's own numbers: change them and the sentence changes with them."""
     import pandas as pd
 
-    from zoneindex.framework import load_study
+    from zoneindex.study import load_study
     from zoneindex.report import summary_markdown
 
     study = load_study("cdht")

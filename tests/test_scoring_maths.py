@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from zoneindex.aggregate import Aggregation, mazziotta_pareto, power_mean
 from zoneindex.errors import InputError
 from zoneindex.normalise import normalise
+from zoneindex.score import aggregate_frame
 from tests.helpers import panel, tree
 
 YEARS = [2017, 2018, 2019, 2020]
@@ -53,25 +53,31 @@ def test_minmax_and_zscore_respect_direction():
     assert np.allclose(z["x0_1"], -z["x0_0"])
 
 
+def aggregated(fw, x, method, **options):
+    """Every node's score of a normalised matrix under one aggregation method (no base year)."""
+    return aggregate_frame(fw, x, None, {"method": method, **options}, None, False)[0]
+
+
 def test_power_means_by_hand_and_missing_children_reweighted():
-    values = np.array([[4.0, 16.0], [4.0, np.nan]])
-    weights = np.array([1.0, 3.0])
-    assert power_mean(values, weights, 1.0).tolist() == [13.0, 4.0]
-    assert power_mean(values[:1], weights, None)[0] == pytest.approx(4 ** 0.25 * 16 ** 0.75)
-    assert power_mean(values[:1], weights, -1.0)[0] == pytest.approx(1 / (0.25 / 4 + 0.75 / 16))
+    fw = tree([[1.0, 3.0]])
+    x = panel(fw, np.array([[4.0, 16.0], [4.0, np.nan]]), [2020, 2021])
+    assert aggregated(fw, x, "arithmetic")["D0"].tolist() == [13.0, 4.0]
+    assert aggregated(fw, x, "geometric")["D0"].iloc[0] == pytest.approx(4 ** 0.25 * 16 ** 0.75)
+    assert aggregated(fw, x, "harmonic")["D0"].iloc[0] == pytest.approx(1 / (0.25 / 4 + 0.75 / 16))
+    assert aggregated(fw, x, "generalised", p=2.0)["D0"].iloc[0] == pytest.approx(np.sqrt(0.25 * 16 + 0.75 * 256))
 
 
 def test_mazziotta_pareto_penalises_unbalance_by_hand():
-    values = np.array([[10.0, 10.0], [5.0, 15.0]])
-    weights = np.array([1.0, 1.0])
+    fw = tree([[1.0, 1.0]])
+    x = panel(fw, np.array([[10.0, 10.0], [5.0, 15.0]]), [2020, 2021])
     # same mean 10; the unbalanced row loses S²/M = 25/10
-    assert mazziotta_pareto(values, weights).tolist() == [10.0, 7.5]
+    assert aggregated(fw, x, "mazziotta_pareto")["D0"].tolist() == [10.0, 7.5]
 
 
 def test_min_availability_leaves_thin_aggregates_missing():
     fw = tree([[1, 1, 1]])
     x = panel(fw, np.array([[1.0, np.nan, np.nan], [1.0, 2.0, np.nan]]), [2020, 2021])
-    strict = Aggregation(fw, {"method": "arithmetic", "min_availability": 0.6}, None, None, False).run(x)
+    strict = aggregated(fw, x, "arithmetic", min_availability=0.6)
     assert np.isnan(strict.loc[("Z", 2020), "D0"]) and strict.loc[("Z", 2021), "D0"] == 1.5
 
 
@@ -79,16 +85,14 @@ def test_geometric_refuses_zero_with_a_clear_message():
     fw = tree([[1, 1]])
     x = panel(fw, np.array([[0.0, 2.0]]), [2020])
     with pytest.raises(InputError, match="geometric aggregation of 'D0' needs positive values"):
-        Aggregation(fw, {"method": "geometric"}, None, None, False).run(x)
+        aggregated(fw, x, "geometric")
 
 
 def _score(fw, raw, method, base=2018):
     normalised = normalise(raw, fw, base, "ratio_to_base")
     chain = method == "chained"
     config = {"method": "arithmetic" if chain else method, "min_availability": 0.5, "chain": chain}
-    aggregation = Aggregation(fw, config, None, base, rebase=not chain)
-    scores = aggregation.run(normalised)
-    return aggregation, scores
+    return aggregate_frame(fw, normalised, None, config, base, rebase=not chain)
 
 
 structure = st.lists(st.lists(st.floats(0.1, 10), min_size=1, max_size=4), min_size=1, max_size=4)
@@ -101,9 +105,8 @@ def test_base_year_is_exactly_100_and_contributions_add_up(dimensions, data, met
     # Mazziotta–Pareto can reach 0 for very unbalanced children (M = S²/M); keep it where it is meant to work
     low, high = (50.0, 150.0) if method == "mazziotta_pareto" else (0.5, 1e4)
     raw = data.draw(arrays(float, (len(YEARS) * 2, len(fw.indicators)), elements=st.floats(low, high)))
-    aggregation, scores = _score(fw, panel(fw, raw, YEARS, ["A", "B"]), method)
+    scores, parts = _score(fw, panel(fw, raw, YEARS, ["A", "B"]), method)
     assert (scores.xs(2018, level="year").to_numpy() == 100.0).all()
-    parts = aggregation.contributions(scores)
     summed = parts[parts["level"] == 1].groupby(["entity", "year"])["to_index"].sum()
     change = parts[parts["code"] == "I"].set_index(["entity", "year"])["change"]
     # 1e-9 points on an index of order 100; relative to the change where hypothesis drives it to millions
@@ -126,16 +129,16 @@ def test_a_better_indicator_never_lowers_the_index(dimensions, data, method):
     # improve indicator j in 2019 (row 2): raise it if higher is better, lower it otherwise. The index of
     # that year must not fall. (A chain index of a later year may: chaining is path-dependent.)
     better[2, j] = raw[2, j] * factor if fw.directions.iloc[j] > 0 else raw[2, j] / factor
-    _, before = _score(fw, panel(fw, raw, YEARS), method)
-    _, after = _score(fw, panel(fw, better, YEARS), method)
+    before, _ = _score(fw, panel(fw, raw, YEARS), method)
+    after, _ = _score(fw, panel(fw, better, YEARS), method)
     assert after.loc[("Z", 2019), "I"] >= before.loc[("Z", 2019), "I"] - 1e-9
 
 
 def test_contributions_by_hand_for_two_equal_dimensions():
     fw = tree([[1], [1]])
     raw = np.array([[10.0, 10.0], [10.0, 10.0], [20.0, 12.0], [10.0, 10.0]])
-    aggregation, scores = _score(fw, panel(fw, raw, YEARS), "arithmetic")
-    parts = aggregation.contributions(scores).set_index(["year", "code"])
+    scores, parts = _score(fw, panel(fw, raw, YEARS), "arithmetic")
+    parts = parts.set_index(["year", "code"])
     assert scores.loc[("Z", 2019), "I"] == pytest.approx(160.0)  # (200 + 120) / 2
     assert parts.loc[(2019, "D0"), "to_index"] == pytest.approx(50.0)
     assert parts.loc[(2019, "x1_0"), "to_index"] == pytest.approx(10.0)
@@ -145,10 +148,10 @@ def test_chain_linked_aggregation_by_hand():
     """NBS method: D_t = D_{t-1}(1 + Σ w g); with equal weights and growth 10 % and 30 %, D grows 20 %."""
     fw = tree([[1, 1]])
     raw = np.array([[100.0, 100.0], [100.0, 100.0], [110.0, 130.0], [121.0, 130.0]])
-    aggregation, scores = _score(fw, panel(fw, raw, YEARS), "chained")
+    scores, parts = _score(fw, panel(fw, raw, YEARS), "chained")
     assert scores.loc[("Z", 2019), "D0"] == pytest.approx(120.0)
     assert scores.loc[("Z", 2020), "D0"] == pytest.approx(120.0 * (1 + (0.1 + 0.0) / 2))
-    parts = aggregation.contributions(scores).set_index(["year", "code"])
+    parts = parts.set_index(["year", "code"])
     # 2020: x0_0 added 100·0.5·0.1 in 2019 and 120·0.5·0.1 in 2020; x0_1 added 100·0.5·0.3 in 2019 only
     assert parts.loc[(2020, "x0_0"), "to_parent"] == pytest.approx(5.0 + 6.0)
     assert parts.loc[(2020, "x0_1"), "to_parent"] == pytest.approx(15.0)

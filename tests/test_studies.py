@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from zoneindex import clean, ingest, score, validate
-from zoneindex.framework import load_study
+from zoneindex.study import load_study
 
 
 def build(name: str, year: int):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from zoneindex.clean import LOG_COLUMNS
+from zoneindex.cells import LOG_COLUMNS
 from zoneindex.errors import InputError
 from zoneindex.treat import apply_to_tidy, check_skew_kurt, kurt, log_ct, skew, treat, treat_indicator
 

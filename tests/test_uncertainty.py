@@ -4,11 +4,12 @@ import pandas as pd
 import pytest
 from scipy.stats import sobol_indices as scipy_sobol_indices
 
-from zoneindex import clean, ingest, score
+from zoneindex import clean, ingest, kernel, score
 from zoneindex import uncertainty as ua
+from zoneindex.uncertainty import design as ua_design, engine as ua_engine
 from zoneindex.errors import InputError
-from zoneindex.framework import load_study
 from zoneindex.paths import RAW
+from zoneindex.study import load_study
 
 CDHT_SPEC = {"runs": 400, "sobol_n": 128, "seed": 7, "nboot": 200,
              "inputs": {"weights": {"noise": 0.25, "levels": [1, 2, 3]},
@@ -82,8 +83,8 @@ def test_bootstrap_on_unit_counts_is_the_point_estimate():
     f_A, f_B, f_AB = model(A), model(B), model(AB)
 
     class UnitCounts:  # a "resample" that keeps every row once
-        def multinomial(self, n, p, size):
-            return np.ones((size, n), dtype=int)
+        def integers(self, low, high, size):
+            return np.broadcast_to(np.arange(low, high), size)
     stats = ua.sobol_bootstrap(f_A, f_B, f_AB, 3, UnitCounts())
     assert np.allclose(stats["S1_lo"], stats["S1"]) and np.allclose(stats["ST_hi"], stats["ST"])
 
@@ -126,6 +127,27 @@ def test_engine_matches_score_for_every_aggregation_with_missing_values(aggregat
     wide = score.score(study, cleaned).wide
     assert np.isnan(wide.to_numpy()).any()                    # the missing-value paths are exercised
     assert np.array_equal(prepared.nominal[wide.columns].to_numpy(), wide.to_numpy(), equal_nan=True)
+
+
+def test_not_applicable_cells_and_imputed_aggregates_as_score_has_them_also_above_level_2():
+    # weight noise above level 1: the engine evaluates level 2 once and the kernel above it (Engine.evaluate)
+    study, tidy = synthetic({"method": "arithmetic", "min_availability": 0.5, "impute_missing": {"levels": [2]}},
+                            missing=0.1, uncertainty={"runs": 300, "inputs": {"weights": {"noise": 0.2, "levels": [2, 3]}}})
+    fw = study.framework
+    tidy = tidy[~((tidy["entity"] == "E001") & tidy["indicator"].isin(fw.children("S0")))].reset_index(drop=True)
+    study = type(study)(study.name, study.folder, {**study.config, "not_applicable": [{"entity": "E001", "codes": ["S0"]}]},
+                        fw)
+    prepared = ua.prepare(study, None, tidy)
+    result = score.score(study, ua._clean(study, tidy, range(study.first_year, study.last_year + 1), None))
+    assert {"not-applicable", "imputed:aggregate-mean"} <= set(result.flags["flag"])
+    assert np.array_equal(prepared.nominal[result.wide.columns].to_numpy(), result.wide.to_numpy(), equal_nan=True)
+    engine = prepared.engine
+    draws = ua_design.ua_block(prepared.layout, 0, 300)
+    for task, _ in ua_engine.tasks(prepared, draws, 64):
+        whole = kernel.aggregate(engine.matrices[task.data], kernel.relative_weights(task.weights, engine.tree),
+                                 engine.tree, engine.plans[task.plan], engine.rows, engine.applicable[task.data],
+                                 engine.groups[task.plan]).values
+        assert np.array_equal(engine.evaluate(task), whole, equal_nan=True)
 
 
 def test_replications_at_nominal_choices_reproduce_the_nominal_scores():
@@ -174,20 +196,41 @@ def test_same_seed_same_numbers_other_seed_other_numbers(cdht):
     assert not np.array_equal(other.replications["value"], first.replications["value"])
 
 
-def test_tiles_threads_and_chunk_sizes_do_not_change_the_result():
-    spec = {"runs": 150, "seed": 2, "inputs": {
+def _with_spec(study, **changes):
+    """The study with its uncertainty section changed."""
+    return type(study)(study.name, study.folder, {**study.config, "uncertainty": {**study.config["uncertainty"],
+                                                                                  **changes}}, study.framework)
+
+
+def test_chunks_memory_budget_threads_and_workers_do_not_change_the_result():
+    spec = {"runs": 150, "sobol_n": 64, "nboot": 50, "seed": 2, "inputs": {
         "imputation": [{"method": "none"}, {"method": "mean"}], "weights": {"noise": 0.25, "levels": [1, 2]},
         "aggregation": [{"method": "arithmetic"}, {"method": "geometric"}]}}
     study, tidy = synthetic({"method": "arithmetic", "min_availability": 0.5}, missing=0.1, uncertainty=spec)
-    big = ua.run_uncertainty(ua.prepare(study, None, tidy))
-    small_study = type(study)(study.name, study.folder, {**study.config, "uncertainty": {**spec, "memory_mb": 16}},
-                              study.framework)
-    prepared = ua.prepare(small_study, None, tidy)
-    prepared.spec = ua.Spec(**{**prepared.spec.__dict__, "memory_mb": 0.05})  # force many tiles and chunks
-    small = ua.run_uncertainty(prepared, workers=2)
-    assert small.timings["tiles"] > 1 and big.timings["tiles"] == 1
+    prepared = ua.prepare(study, None, tidy)
+    big, big_sa = ua.run_uncertainty(prepared), ua.run_sensitivity(prepared)
+    prepared.spec = ua.Spec(**{**prepared.spec.__dict__, "memory_mb": 0.05})  # chunks of one or two replications
+    small, small_sa = ua.run_uncertainty(prepared, workers=2), ua.run_sensitivity(prepared, workers=2)
+    assert small.timings["chunks"] > 10 * big.timings["chunks"] and small.timings["chunk_size"] <= 2
     for name in ("summary", "ranks", "replications"):
         pd.testing.assert_frame_equal(getattr(big, name), getattr(small, name), check_exact=True)
+    for name in ("indices", "targets", "replications"):
+        pd.testing.assert_frame_equal(getattr(big_sa, name), getattr(small_sa, name), check_exact=True)
+    # a replication's numbers do not depend on how many replications are drawn with it
+    fewer = ua.run_uncertainty(prepared, runs=40)
+    pd.testing.assert_frame_equal(fewer.replications, big.replications.iloc[:40], check_exact=True)
+
+
+def test_streaming_passes_give_the_in_memory_summary():
+    spec = {"runs": 1500, "seed": 4, "memory_mb": 512, "inputs": {
+        "normalisation": [{"method": "minmax", "scale": [1, 100]}, {"method": "zscore", "mean": 10, "sd": 2}],
+        "weights": {"noise": 0.25}, "aggregation": [{"method": "arithmetic"}, {"method": "geometric"}]}}
+    study, tidy = synthetic({"method": "arithmetic", "min_availability": 0.5}, missing=0.05, uncertainty=spec)
+    memory = ua.run_uncertainty(ua.prepare(study, None, tidy))
+    streamed = ua.run_uncertainty(ua.prepare(_with_spec(study, memory_mb=16), None, tidy))
+    assert memory.timings["passes"] == 1 and streamed.timings["passes"] >= 3   # exact quantiles in several passes
+    for name in ("summary", "ranks", "replications"):
+        pd.testing.assert_frame_equal(getattr(memory, name), getattr(streamed, name), check_exact=True)
 
 
 def test_cross_section_ranks_and_rank_shift():
@@ -238,6 +281,58 @@ def test_dask_local_cluster_equals_the_local_run(cdht):
     pd.testing.assert_frame_equal(local_sa.indices, remote_sa.indices, check_exact=True)
 
 
+def test_descending_order_is_the_sorted_form_of_the_ranks():
+    rng = np.random.default_rng(4)
+    values = np.round(rng.normal(size=(4, 60, 9)))                      # ties in most rows, none in some
+    values[0] = rng.normal(size=(60, 9))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[1, 3] = -np.inf
+    descending_order = ua.summaries.descending_order
+    order, start, valid = descending_order(values)
+    assert np.array_equal(valid, (~np.isnan(values)).sum(axis=-1))
+    ranks = np.where(np.arange(9) < valid[..., None], start, np.nan)
+    got = np.empty(values.shape)
+    np.put_along_axis(got, order, ranks, axis=-1)
+    assert np.array_equal(got, ua.descending_ranks(values), equal_nan=True)
+    negated = descending_order(-values, negated=True)
+    assert all(np.array_equal(a, b) for a, b in zip(negated[1:], (start, valid)))
+
+
+def test_compiled_plans_and_the_engine_pickle(cdht):
+    import pickle
+    _, _, prepared = cdht
+    engine = prepared.engine
+    for plan in engine.plans + engine.upper_plans:
+        copy = pickle.loads(pickle.dumps(plan))
+        assert copy == plan
+        for level, own in plan.levels.items():
+            assert (copy.levels[level].min_availability, copy.levels[level].impute) == (own.min_availability,
+                                                                                         own.impute)
+    restored = pickle.loads(pickle.dumps(engine))
+    assert restored.plans == engine.plans and restored.upper_plans == engine.upper_plans
+    draws = ua_design.ua_block(prepared.layout, 0, 40)
+    for task, _ in ua_engine.tasks(prepared, draws, 16):
+        assert restored.evaluate(task).tobytes() == engine.evaluate(task).tobytes()
+
+
+def test_relative_weights_as_node_by_node():
+    rng = np.random.default_rng(2)
+    study = load_study("asem")
+    tree = kernel.Tree.of(study.framework)
+    raw = rng.uniform(0.5, 1.5, size=(7, len(tree.codes)))
+    raw[2, :] = 0.0
+    got = kernel.relative_weights(raw, tree)
+    expected = np.empty_like(raw)
+    expected[:, tree.root] = 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for nodes in tree.levels:
+            for node in nodes:
+                part = raw[:, node.children]
+                total = kernel._sum([part[:, j] for j in range(part.shape[1])])
+                expected[:, node.children] = part / total[:, None]
+    assert got.tobytes() == expected.tobytes()
+
+
 # --- the specification and the write-up ----------------------------------------------------------
 
 def test_spec_refuses_unknown_methods_and_options_naming_the_input(cdht):
@@ -248,6 +343,11 @@ def test_spec_refuses_unknown_methods_and_options_naming_the_input(cdht):
         ua.parse_spec(study, {"runz": 5, "inputs": {"weights": {"noise": 0.2}}})
     with pytest.raises(InputError, match="weight noise"):
         ua.parse_spec(study, {"inputs": {"weights": {"noise": 1.5}}})
+    with pytest.raises(InputError, match="not pooled any more") as refused:    # a pool of sets: refused, saying why
+        ua.parse_spec(study, {"inputs": {"weights": {"noise": 0.25, "sets": 100}}})
+    assert "uncertainty.inputs.weights.sets" in str(refused.value)
+    with pytest.raises(InputError, match="with: names data-side"):
+        ua.parse_spec(study, {"inputs": {"aggregation": [{"chain": True, "with": {"weights": {"method": "equal"}}}]}})
     without = type(study)(study.name, study.folder, {k: v for k, v in study.config.items() if k != "uncertainty"},
                           study.framework)
     with pytest.raises(InputError, match="no uncertainty analysis"):
@@ -259,8 +359,10 @@ def test_spec_refuses_unknown_methods_and_options_naming_the_input(cdht):
 def test_describe_gives_the_formulas(cdht):
     _, _, prepared = cdht
     text = ua.describe(prepared.spec)
-    for piece in ("S_{Ti}", "Saltelli", "Jansen", "U(1-\\varepsilon, 1+\\varepsilon)", "P(\\Delta", "| 2 | aggregation"):
+    for piece in ("S_{Ti}", "Saltelli", "Jansen", "U(1-\\varepsilon, 1+\\varepsilon)", "P(\\Delta", "| 2 | aggregation",
+                  "N_A", "N/2", "outside [0, 1]: not converged"):
         assert piece in text
+    assert "y' = 100 + s" in ua.describe(prepared.spec, True) and "\\sigma_0" in ua.describe(prepared.spec, False)
 
 
 def test_sobol_drops_design_rows_whose_output_is_undefined():
@@ -273,3 +375,134 @@ def test_sobol_drops_design_rows_whose_output_is_undefined():
     value = result.targets.set_index("target").loc["value"]
     assert value["rows_dropped"] > 0 and value["rows_used"] + value["rows_dropped"] == 128
     assert np.isfinite(result.indices[result.indices["target"] == "value"][["S1", "ST"]].to_numpy()).all()
+
+
+# --- values on the nominal's scale ------------------------------------------------------------
+
+def test_rescaling_is_monotone_keeps_the_base_year_and_maps_the_nominal_to_itself():
+    rng = np.random.default_rng(8)
+    nominal = 100 + rng.normal(0, 20, (3, 12))
+    nominal[:, 0] = 100.0                                          # a base-year row
+    values = np.stack([nominal, 100 + 3 * (nominal - 100), 37 + rng.random((3, 12))], axis=-1)
+    for anchored, constant in ((True, 100.0), (False, 5.0)):
+        values[2, :, 2] = constant                                 # no spread: left as it is
+        out = ua.Rescale(nominal, anchored)(values)
+        assert np.array_equal(out[:, :, 0], nominal)               # the nominal replication maps to itself
+        assert np.array_equal(np.argsort(out, axis=1, kind="stable"), np.argsort(values, axis=1, kind="stable"))
+        assert np.array_equal(out[2, :, 2], values[2, :, 2])
+        assert np.allclose(out[:, :, 1], nominal)                  # a change of scale is undone
+    anchored = ua.Rescale(nominal, True)(values)
+    assert (anchored[:, 0, :2] == 100.0).all()                     # the base year stays 100
+    spread = ua.Rescale(nominal, False)(values)[:2, :, 2]
+    assert np.allclose(spread.mean(axis=1), nominal[:2].mean(axis=1)) and np.allclose(spread.std(axis=1),
+                                                                                      nominal[:2].std(axis=1))
+
+
+@pytest.fixture(scope="module")
+def asem():
+    if not (RAW / "asem").exists():
+        pytest.skip("raw data of asem not present")
+    study, year, tidy, _, entities = load("asem")
+    return study, ua.prepare(study, year, tidy, {**study.config["uncertainty"], "runs": 2000}, entities=entities)
+
+
+def test_asem_bands_measure_uncertainty_not_the_change_of_scale(asem):
+    # min-max and z-score replications pooled on their own scales gave CHN (nominal 37.77) a median of 8.97;
+    # on the nominal's scale the band lies around the nominal value
+    study, prepared = asem
+    s = ua.run_uncertainty(prepared).summary
+    inside = (s["q05"] <= s["nominal"] + 1e-9) & (s["nominal"] <= s["q95"] + 1e-9)
+    centred = (s["median"] - s["nominal"]).abs() <= (s["q95"] - s["q05"]) / 2 + 1e-9
+    assert inside.all()
+    # the index and sub-indices: >= 95 % of rows (99 %). Over every row 92 %: a level-2 node takes only the
+    # 20 values of outliers × normalisation × aggregation (the weights are perturbed above it), and where the
+    # nominal is an extreme alternative (winmax 5 treats the most outliers, the arithmetic mean is never below
+    # the geometric) it sits at the edge of the band
+    top = s["level"] >= 3
+    assert (inside & centred)[top].mean() >= 0.95 and (inside & centred).mean() >= 0.9
+    china = s[(s["entity"] == "CHN") & (s["code"] == study.framework.root)].iloc[0]
+    assert china["q05"] < china["nominal"] < china["q95"] and abs(china["median"] - china["nominal"]) < 2
+
+
+def test_asem_weights_intervals_cover_the_seed_to_seed_spread(asem):
+    # the weights are a group factor drawn afresh for every design row: no pool of 100 sets, whose Sobol
+    # intervals were 5 times narrower than the spread between seeds. Equivalent check: most intervals
+    # (expected ~86 % at 90 % confidence) contain the mean of the other seeds' estimates, and the bootstrap
+    # standard error (half-width / z) is nowhere below half the seed-to-seed standard deviation (5 seeds
+    # estimate it to within a factor of ~2) and agrees with it on average (geometric mean of the ratios)
+    _, prepared = asem
+    runs = []
+    for seed in range(1, 6):
+        prepared.spec = ua.Spec(**{**prepared.spec.__dict__, "seed": seed, "nboot": 400})
+        runs.append(ua.run_sensitivity(prepared, n=4096).indices.set_index(["target", "input"]))
+    z = 1.6448536269514722
+    contained, ratios = [], []
+    for target in ("value", "rank_shift"):
+        for index in ("S1", "ST"):
+            estimate, lo, hi = (np.array([r.loc[(target, "weights"), index + x] for r in runs])
+                                for x in ("", "_lo", "_hi"))
+            others = np.array([np.delete(estimate, i).mean() for i in range(len(runs))])
+            contained += list((lo <= others) & (others <= hi))
+            ratio = ((hi - lo) / 2 / z).mean() / estimate.std(ddof=1)
+            ratios.append(ratio)
+    assert np.mean(contained) >= 0.7
+    assert min(ratios) > 0.5 and 0.5 < np.exp(np.mean(np.log(ratios))) < 3   # not too narrow (a pool gave 1/5)
+
+
+# --- chain-linking and Mazziotta–Pareto in UA and SA ---------------------------------------------
+
+def test_chain_linked_and_mazziotta_pareto_run_in_uncertainty_and_sensitivity(cdht):
+    study, _, _ = cdht
+    chained = {"chain": True, "with": {"normalisation": {"method": "chained_growth"}}}
+    spec = {"runs": 300, "sobol_n": 64, "nboot": 50, "seed": 3, "inputs": {
+        "aggregation": [{"method": "arithmetic"}, {"method": "mazziotta_pareto"}, chained]}}
+    prepared = ua.prepare(study, None, None, spec)
+    result, sa = ua.run_uncertainty(prepared), ua.run_sensitivity(prepared)
+    assert set(result.replications["aggregation"].astype(str)) == {
+        "arithmetic", "mazziotta_pareto", "chain=True with normalisation chained_growth"}
+    assert np.isfinite(result.summary[["median", "q05", "q95", "change_median"]].to_numpy()).all()
+    assert np.isfinite(sa.indices["ST"]).all()
+    year, root, target = study.last_year, study.framework.root, prepared.target
+    for label, overrides in (("mazziotta_pareto", {"aggregation": {"method": "mazziotta_pareto"}}),
+                             ("chain=True with normalisation chained_growth",
+                              {"normalisation": {"method": "chained_growth"}, "aggregation": {"chain": True}})):
+        variant = score.with_methods(study, overrides)
+        wide = score.rescore(variant, ingest.ingest(variant, year)[0], range(study.first_year, year + 1)).wide
+        runs = result.replications[result.replications["aggregation"].astype(str) == label]
+        base = wide.loc[(target["entity"], study.base_year), root]
+        change = wide.loc[(target["entity"], target["year"]), root] - base
+        assert np.array_equal(runs["change"], np.full(len(runs), change))
+        # and as the study's nominal method, the engine's nominal replication is score.score exactly
+        assert np.array_equal(ua.prepare(variant, None, None, spec).nominal[wide.columns].to_numpy(), wide.to_numpy(),
+                              equal_nan=True)
+
+
+# --- convergence and what a Sobol number may say ----------------------------------------------------
+
+def test_sobol_estimates_carry_their_half_design_estimate_and_a_convergence_note():
+    rng = np.random.default_rng(3)
+    A, B, AB = ua.sobol_sample(12, 3, rng)                         # far too few rows: noisy estimates
+    model = lambda x: x[..., 0] * x[..., 1] + 0.1 * x[..., 2]  # noqa: E731
+    table = pd.DataFrame(ua.sobol_table(model(A), model(B), model(AB), ["a", "b", "c"], 200, rng))
+    outside = ~(table["S1"].between(0, 1) & table["ST"].between(0, 1))
+    assert outside.any()
+    assert (table.loc[outside, "note"] == "outside [0, 1]: not converged").all()
+    assert not table.loc[outside, "converged"].any()
+    s1_half, st_half = ua.sobol_indices(model(A)[:6], model(B)[:6], model(AB)[:, :6])
+    assert np.array_equal(table["S1_half"], s1_half) and np.array_equal(table["ST_half"], st_half)
+    A, B, AB = ua.sobol_sample(8192, 3, rng)
+    table = pd.DataFrame(ua.sobol_table(model(A), model(B), model(AB), ["a", "b", "c"], 300, rng))
+    assert table["converged"].all() and (table["note"] == "").all()
+
+
+def test_the_summary_never_quotes_a_sobol_index_outside_0_1():
+    from zoneindex import report
+    indices = pd.DataFrame({"target": "value", "input": ["weights", "aggregation"], "S1": [0.5, 0.3],
+                            "ST": [1.02, 0.6]})
+    text = " ".join(report._uncertainty_sentences({"sobol_indices": indices}, report.SUMMARY_TEXT["en"], None, "X",
+                                                  2020, {}, 10))
+    assert "1.02" not in text and "weights is outside [0, 1]: not converged" in text and "depends most" not in text
+    indices["ST"] = [0.9, 0.6]
+    text = " ".join(report._uncertainty_sentences({"sobol_indices": indices}, report.SUMMARY_TEXT["en"], None, "X",
+                                                  2020, {}, 10))
+    assert "depends most on the choice of weights (total Sobol index 0.90)" in text

@@ -3,24 +3,21 @@
 Input and output are the tidy long table ``entity, year, indicator, value, unit, source, flag``. Missing
 values stay NaN unless the study asks for imputation; every imputed or treated cell gets a flag and a
 row in the treatment log (entity, year, indicator, step, method, before, after).
+This module is the stage, in order; the methods it applies are ``impute`` (the imputers) and ``treat``
+(the JRC outlier rule), and ``cells`` holds the flags and log rows they share.
 """
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
+from zoneindex.cells import LOG_COLUMNS, add_flag, concat_log, log_rows, to_wide
 from zoneindex.errors import InputError
 from zoneindex.framework import Framework, raw_units
-
-LOG_COLUMNS = ["entity", "year", "indicator", "step", "method", "before", "after"]
-
-
-def add_flag(flags: pd.Series, mask, tag: str) -> pd.Series:
-    """Append ``tag`` to the ';'-separated flags of the masked rows."""
-    mask = pd.Series(mask, index=flags.index)
-    return flags.where(~mask, np.where(flags.eq(""), tag, flags + ";" + tag))
+from zoneindex.impute import IMPUTATION_TEXT, impute
+from zoneindex.schema import did_you_mean
+from zoneindex.study import read_entity_names
+from zoneindex.treat import OUTLIER_METHODS, OUTLIER_TEXT, apply_to_tidy, treat
 
 
 def harmonise_units(tidy: pd.DataFrame, raw_units: dict[str, str], conversions: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -42,18 +39,8 @@ def harmonise_units(tidy: pd.DataFrame, raw_units: dict[str, str], conversions: 
         tidy.loc[rows.index, "value"] = before * factor[unit, wanted]
         tidy.loc[rows.index, "unit"] = wanted
         tidy.loc[rows.index, "flag"] = add_flag(tidy.loc[rows.index, "flag"], True, f"converted:{unit}->{wanted}")
-        log.append(_log_rows(tidy.loc[rows.index], "unit", f"{unit}->{wanted}", before))
-    return tidy, _concat_log(log)
-
-
-def _log_rows(rows: pd.DataFrame, step: str, method: str, before: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"entity": rows["entity"], "year": rows["year"], "indicator": rows["indicator"],
-                         "step": step, "method": method, "before": before, "after": rows["value"]})
-
-
-def _concat_log(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LOG_COLUMNS)
+        log.append(log_rows(tidy.loc[rows.index], "unit", f"{unit}->{wanted}", before))
+    return tidy, concat_log(log)
 
 
 def denominate(tidy: pd.DataFrame, framework: Framework, denominators: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -78,7 +65,7 @@ def denominate(tidy: pd.DataFrame, framework: Framework, denominators: dict) -> 
     tidy.loc[rows, "unit"] = tidy.loc[rows, "indicator"].map(framework.table["unit"])
     tidy["flag"] = add_flag(tidy["flag"], rows & divisor.notna(), "denominated")
     tidy["flag"] = add_flag(tidy["flag"], rows & divisor.isna() & before.notna(), "missing-denominator")
-    log = _log_rows(tidy[rows], "denomination", "", before[rows])
+    log = log_rows(tidy[rows], "denomination", "", before[rows])
     log["method"] = "/" + by[rows] + np.where(scale[rows] != 1, " x" + scale[rows].astype(str), "")
     return tidy, log
 
@@ -96,82 +83,16 @@ def complete_grid(tidy: pd.DataFrame, framework: Framework, years: range) -> pd.
     return full
 
 
-def _interpolate(wide: pd.DataFrame, method: str, max_gap: int | None) -> pd.DataFrame:
-    """Time-based filling within each entity (rows = year): linear inside the series, or carried forward."""
-    def fill(block: pd.DataFrame) -> pd.DataFrame:
-        by_year = block.droplevel("entity")
-        if method == "linear":
-            filled = by_year.interpolate(method="index", limit=max_gap, limit_area="inside")
-        else:
-            filled = by_year.ffill(limit=max_gap)
-        return filled.set_axis(block.index)
-    return pd.concat([fill(block) for _, block in wide.groupby(level="entity")])
-
-
-def _cross_section(wide: pd.DataFrame, statistic: str, groups: pd.Series | None) -> pd.DataFrame:
-    """Fill from the same year's mean or median over all entities, or over the entity's group only."""
-    keys = [wide.index.get_level_values("year")]
-    if groups is not None:
-        keys.insert(0, wide.index.get_level_values("entity").map(groups))
-    return wide.fillna(wide.groupby(keys).transform(statistic))
-
-
-IMPUTERS: dict[str, Callable[..., pd.DataFrame]] = {
-    "linear": lambda wide, max_gap=None, **_: _interpolate(wide, "linear", max_gap),
-    "locf": lambda wide, max_gap=None, **_: _interpolate(wide, "locf", max_gap),
-    "mean": lambda wide, groups=None, **_: _cross_section(wide, "mean", groups),
-    "median": lambda wide, groups=None, **_: _cross_section(wide, "median", groups),
-}
-OUTLIER_METHODS = {"none", "jrc"}
-
-
-def to_wide(tidy: pd.DataFrame, framework: Framework) -> pd.DataFrame:
-    wide = tidy.pivot(index=["entity", "year"], columns="indicator", values="value")
-    return wide.reindex(columns=framework.indicators).sort_index()
-
-
-def entity_groups(entities: pd.DataFrame | None, group: str | None) -> pd.Series | None:
-    """entity → its value in the group column ``group`` (e.g. EurAsia_group), from the entities table."""
-    if group is None:
-        return None
-    if entities is None or group not in entities:
-        raise InputError("imputation by group needs that group column for every entity",
-                         column="methods.imputation.group", value=group,
-                         expected="a column listed under groups: in the study's data section")
-    return entities.set_index("entity")[group]
-
-
-def impute(tidy: pd.DataFrame, framework: Framework, method: str = "none", entities: pd.DataFrame | None = None,
-           group: str | None = None, **params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fill missing values by the named method; 'none' leaves them NaN. Observed values never change."""
-    if method == "none":
-        return tidy, pd.DataFrame(columns=LOG_COLUMNS)
-    if method not in IMPUTERS:
-        raise InputError("unknown imputation method", column="methods.imputation.method", value=method,
-                         expected=f"none or one of {sorted(IMPUTERS)}")
-    wide = to_wide(tidy, framework)
-    filled = IMPUTERS[method](wide, groups=entity_groups(entities, group), **params)
-    label = f"{method}:{group}" if group else method
-    filled = wide.where(wide.notna(), filled)  # observed values are never changed
-    long = filled.stack(future_stack=True).rename("filled")
-    tidy = tidy.join(long, on=["entity", "year", "indicator"])
-    newly = tidy["value"].isna() & tidy["filled"].notna()
-    before = tidy["value"].copy()
-    tidy["value"] = tidy["value"].fillna(tidy["filled"])
-    tidy["flag"] = add_flag(tidy["flag"].str.replace(r"(^|;)missing", "", regex=True).str.strip(";")
-                            .where(newly, tidy["flag"]), newly, f"imputed:{label}")
-    log = _log_rows(tidy[newly], "imputation", label, before[newly])
-    return tidy.drop(columns="filled"), log
-
-
-def screen(tidy: pd.DataFrame, framework: Framework, min_availability: float,
-           count: str = "observed") -> tuple[pd.DataFrame, pd.DataFrame]:
+def screen(tidy: pd.DataFrame, framework: Framework, min_availability: float = 0.0,
+           count: str = "observed", by_level: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop entity-years whose share of available indicators is below ``min_availability`` (strict <).
 
     ``count: observed`` counts only values read from a raw file, so imputation cannot rescue an entity
     with too little data; ``count: present`` counts every non-missing value after imputation, which is
-    what COINr's ``Screen(dset = "Imputed", unit_screen = "byNA")`` does. Every removed entity-year is
-    logged with its availability.
+    what COINr's ``Screen(dset = "Imputed", unit_screen = "byNA")`` does. Cells that do not apply
+    (not_applicable:) count neither way. ``by_level: {L: share}`` adds a rule per level: an entity-year
+    is dropped when less than ``share`` of its applicable level-L nodes have any available indicator
+    (level 1: the indicators themselves). Every removed entity-year is logged with its availability.
     """
     if count not in ("observed", "present"):
         raise InputError("unknown screening count", column="methods.screening.count", value=count,
@@ -179,14 +100,90 @@ def screen(tidy: pd.DataFrame, framework: Framework, min_availability: float,
     observed = tidy["value"].notna()
     if count == "observed":
         observed &= ~tidy["flag"].str.contains("imputed", regex=False)
-    availability = observed.groupby([tidy["entity"], tidy["year"]]).mean()
-    dropped = availability[availability < min_availability]
-    log = pd.DataFrame({"entity": dropped.index.get_level_values("entity"),
-                        "year": dropped.index.get_level_values("year"), "indicator": "*", "step": "screening",
-                        "method": f"availability < {min_availability:g}", "before": dropped.to_numpy(),
-                        "after": np.nan})
-    keep = ~pd.MultiIndex.from_frame(tidy[["entity", "year"]]).isin(dropped.index)
-    return tidy[keep].reset_index(drop=True), log
+    applies = ~tidy["flag"].str.contains(NOT_APPLICABLE, regex=False)
+    keys = [tidy["entity"], tidy["year"]]
+    rules = [(f"availability < {min_availability:g}", min_availability, None)]
+    rules += [(f"level {level} availability < {share:g}", share, level) for level, share in (by_level or {}).items()]
+    logs, dropped_all = [], pd.MultiIndex.from_arrays([[], []], names=["entity", "year"])
+    for method, share, level in rules:
+        if level is None or level == 1:
+            availability = (observed.groupby(keys).mean() if applies.all()
+                            else observed.groupby(keys).sum() / applies.groupby(keys).sum())
+        else:
+            node = tidy["indicator"].map({c: framework.ancestor_at(c, level) for c in framework.indicators})
+            cells = [tidy["entity"], tidy["year"], node]
+            has = observed.groupby(cells).any().groupby(level=[0, 1]).sum()
+            availability = has / applies.groupby(cells).any().groupby(level=[0, 1]).sum()
+        availability.index = availability.index.set_names(["entity", "year"])
+        dropped = availability[(availability < share) & ~availability.index.isin(dropped_all)]
+        dropped_all = dropped_all.append(dropped.index)
+        logs.append(pd.DataFrame({"entity": dropped.index.get_level_values("entity"),
+                                  "year": dropped.index.get_level_values("year"), "indicator": "*",
+                                  "step": "screening", "method": method, "before": dropped.to_numpy(),
+                                  "after": np.nan}))
+    keep = ~pd.MultiIndex.from_frame(tidy[["entity", "year"]]).isin(dropped_all)
+    return tidy[keep].reset_index(drop=True), logs[0] if len(logs) == 1 else concat_log(logs)
+
+
+NOT_APPLICABLE = "not-applicable"
+
+
+def select_entities(tidy: pd.DataFrame, lists: dict | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's explicit entity lists (``entities: {include, exclude}``), before any method runs; every
+    entity-year left out is logged (step ``screening``), and a listed name the data do not hold is refused."""
+    if not lists:
+        return tidy, pd.DataFrame(columns=LOG_COLUMNS)
+    names = sorted(set(tidy["entity"].astype(str)))
+    for key in ("include", "exclude"):
+        unknown = [n for n in lists.get(key) or [] if n not in names]
+        if unknown:
+            near = did_you_mean(unknown[0], names)
+            raise InputError("entity listed in study.yaml is not in the data" + (f" (did you mean {near!r}?)" if near
+                                                                               else ""),
+                             column=f"entities.{key}", value=unknown[0], expected=f"one of the {len(names)} entities")
+    keep = pd.Series(True, index=tidy.index)
+    if lists.get("include") is not None:
+        keep &= tidy["entity"].isin(lists["include"])
+    keep &= ~tidy["entity"].isin(lists.get("exclude") or [])
+    out = tidy.loc[~keep, ["entity", "year"]].drop_duplicates().sort_values(["entity", "year"])
+    log = out.assign(indicator="*", step="screening", method="entities: " + np.where(
+        out["entity"].isin(lists.get("exclude") or []), "exclude", "not in include"), before=np.nan, after=np.nan)
+    return tidy[keep].reset_index(drop=True), log[LOG_COLUMNS].reset_index(drop=True)
+
+
+def mark_not_applicable(tidy: pd.DataFrame, framework: Framework, rules: list | None) -> pd.DataFrame:
+    """Flag the cells that do not apply (``not_applicable:`` in study.yaml) ``not-applicable`` instead of
+    ``missing``: never imputed, not counted against availability, shown as n/a. A value given for such a
+    cell is refused (it contradicts the definition), naming the file and row."""
+    if not rules:
+        return tidy
+    names = sorted(set(tidy["entity"].astype(str)))
+    mask = pd.Series(False, index=tidy.index)
+    for i, rule in enumerate(rules):
+        entities = [rule["entity"]] if isinstance(rule["entity"], str) else list(rule["entity"])
+        unknown = [e for e in entities if e not in names]
+        if unknown:
+            near = did_you_mean(unknown[0], names)
+            raise InputError("entity of a not-applicable rule is not in the data" + (f" (did you mean {near!r}?)"
+                                                                                   if near else ""),
+                             column=f"not_applicable[{i}].entity", value=unknown[0],
+                             expected=f"one of the {len(names)} entities")
+        codes = {c for c in framework.indicators for code in rule["codes"] if code == c or code in framework.ancestors(c)}
+        years = rule.get("years") or {}
+        mask |= (tidy["entity"].isin(entities) & tidy["indicator"].isin(codes)
+                 & tidy["year"].between(years.get("first") or -np.inf, years.get("last") or np.inf))
+    given = mask & tidy["value"].notna()
+    if given.any():
+        first = tidy[given].iloc[0]
+        raise InputError("a value is given for a cell that study.yaml declares not applicable",
+                         file=first.get("source_file") or None, row=None if pd.isna(first.get("source_row"))
+                         else int(first["source_row"]), column="value",
+                         value=f"{first['entity']} {first['year']} {first['indicator']}: {first['value']}",
+                         expected="no value, or the cell taken out of not_applicable:")
+    tidy = tidy.copy()
+    tidy.loc[mask, "flag"] = add_flag(tidy.loc[mask, "flag"].str.replace(r"(^|;)missing", "", regex=True)
+                                      .str.strip(";"), True, NOT_APPLICABLE)
+    return tidy
 
 
 def treat_outliers(tidy: pd.DataFrame, framework: Framework, method: str = "none", **params) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -196,7 +193,6 @@ def treat_outliers(tidy: pd.DataFrame, framework: Framework, method: str = "none
     if method not in OUTLIER_METHODS:
         raise InputError("unknown outlier treatment", column="methods.outliers.method", value=method,
                          expected=f"one of {sorted(OUTLIER_METHODS)}")
-    from zoneindex.treat import apply_to_tidy, treat
     _, log, _ = treat(to_wide(tidy, framework), **params)
     return apply_to_tidy(tidy, log), log
 
@@ -258,16 +254,18 @@ def repair_entity_names(tidy: pd.DataFrame, mapping: pd.DataFrame) -> tuple[pd.D
 def clean(tidy: pd.DataFrame, framework: Framework, years: range, methods: dict,
           conversions: list[dict] | None = None, denominators: dict | None = None,
           entities: pd.DataFrame | None = None,
-          entity_names: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          entity_names: pd.DataFrame | None = None, entity_lists: dict | None = None,
+          not_applicable: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The whole clean stage, in COINr's order: units, denominators, complete grid, imputation, screening,
     outlier treatment, after repairing entity names when the study has an entity-name table
-    (``ingest.read_entity_names``). Returns the clean table and the log of every changed or removed value."""
+    (``study.read_entity_names``). Returns the clean table and the log of every changed or removed value."""
     name_log = None
     if entity_names is not None:
         tidy, name_log = repair_entity_names(tidy, entity_names)
     tidy, unit_log = harmonise_units(tidy, raw_units(framework, denominators or {}), conversions or [])
     tidy, denominator_log = denominate(tidy, framework, denominators or {})
-    tidy = complete_grid(tidy, framework, years)
+    tidy, selection_log = select_entities(tidy, entity_lists)
+    tidy = mark_not_applicable(complete_grid(tidy, framework, years), framework, not_applicable)
     spec = dict(methods.get("imputation") or {"method": "none"})
     tidy, impute_log = impute(tidy, framework, spec.pop("method"), entities, **spec)
     screen_log = pd.DataFrame(columns=LOG_COLUMNS)
@@ -276,9 +274,9 @@ def clean(tidy: pd.DataFrame, framework: Framework, years: range, methods: dict,
     spec = dict(methods.get("outliers") or {"method": "none"})
     tidy, outlier_log = treat_outliers(tidy, framework, spec.pop("method"), **spec)
     columns = ["entity", "year", "indicator", "value", "unit", "source", "flag"]
-    log = _concat_log([unit_log, denominator_log, impute_log, screen_log, outlier_log])
+    log = concat_log([unit_log, denominator_log, selection_log, impute_log, screen_log, outlier_log])
     if name_log is not None:  # the entity-name repairs come first, with the file and row they came from
-        log = _concat_log([name_log, log.reindex(columns=name_log.columns)]).reindex(columns=name_log.columns)
+        log = concat_log([name_log, log.reindex(columns=name_log.columns)]).reindex(columns=name_log.columns)
     return tidy[columns + [c for c in tidy.columns if c not in columns]], log
 
 
@@ -286,38 +284,22 @@ def clean_study(study, tidy: pd.DataFrame, years: range, entities: pd.DataFrame 
                 methods: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``clean`` with everything a study definition declares: its methods (or ``methods`` instead), unit
     conversions, denominators and entity-name table."""
-    from zoneindex.ingest import read_entity_names
-
     return clean(tidy, study.framework, years, methods or study.methods, study.config.get("unit_conversions"),
-                 study.denominators, entities, read_entity_names(study))
+                 study.denominators, entities, read_entity_names(study), study.config.get("entities"),
+                 study.config.get("not_applicable"))
 
 
 def missing_summary(clean_table: pd.DataFrame) -> pd.DataFrame:
     """Per indicator: observed, still missing, and imputed values."""
     flags = clean_table["flag"]
-    return pd.DataFrame({
+    na = flags.str.contains(NOT_APPLICABLE, regex=False)
+    table = pd.DataFrame({
         "observed": clean_table["value"].notna() & ~flags.str.contains("imputed"),
-        "missing": clean_table["value"].isna(),
+        "missing": clean_table["value"].isna() & ~na,
         "imputed": flags.str.contains("imputed"),
+        "not applicable": na,
     }).groupby(clean_table["indicator"], sort=False).sum()
-
-
-IMPUTATION_TEXT = {
-    "none": "Missing values stay missing (NaN); aggregation re-weights over the children that are present.",
-    "mean": r"A missing value is replaced by the mean of the same indicator in the same year over {over}: "
-            r"$\hat x_{e,j,t} = \frac{1}{|G_e|}\sum_{e' \in G_e} x_{e',j,t}$, observed values only.",
-    "median": r"A missing value is replaced by the median of the same indicator in the same year over {over}.",
-    "linear": r"A missing value inside an entity's series is interpolated linearly between the nearest "
-              r"observed years: $\hat x_t = x_a + (x_b - x_a)\frac{t-a}{b-a}${gap}.",
-    "locf": r"A missing value is the entity's last observed value carried forward{gap}.",
-}
-OUTLIER_TEXT = (
-    r"**Outliers: the JRC rule (as COINr's `Treat`).** An indicator needs treatment when "
-    r"$|\text{skew}| \ge 2$ and $\text{kurtosis} \ge 3.5$ (sample skewness and excess kurtosis with the "
-    r"small-sample corrections, as Excel's SKEW and KURT). While it does and fewer than {winmax} points have "
-    r"been treated, every point equal to the extreme on the skewed side is set to the next value inward, and "
-    r"the rule is checked again. If the indicator still fails, the untreated values are transformed instead: "
-    r"$x' = \ln\big(x - \min x + 0.01(\max x - \min x)\big)$. Every treated value is flagged and logged.")
+    return table if na.any() else table.drop(columns="not applicable")
 
 
 def describe_methods(methods: dict) -> str:
@@ -332,8 +314,11 @@ def describe_methods(methods: dict) -> str:
     if screening:
         counted = "after imputation" if screening.get("count") == "present" else "observed in a raw file"
         parts.append(f"**Screening.** An entity-year is dropped when less than "
-                     f"{float(screening['min_availability']):.0%} of its indicators have a value "
-                     f"({counted}).")
+                     f"{float(screening.get('min_availability', 0)):.0%} of its indicators have a value "
+                     f"({counted}; cells that do not apply are not counted)."
+                     + "".join(f" At level {level}, it is dropped when less than {float(share):.0%} of its "
+                               f"level-{level} nodes have any value." for level, share in
+                               (screening.get("by_level") or {}).items()))
     outliers = dict(methods.get("outliers") or {"method": "none"})
     if outliers.get("method") == "jrc":
         parts.append(OUTLIER_TEXT.replace("{winmax}", str(outliers.get("winmax", 5))))

@@ -18,6 +18,8 @@ import pandas as pd
 import xlsxwriter
 import yaml
 
+from zoneindex.tables import read_stage_table
+
 SHEET_NOTES = {
     "Scores": "scores of every node (columns, index first) per entity and year",
     "Ranks": "rank among entities per year and node, 1 = best (studies with more than one entity)",
@@ -26,6 +28,8 @@ SHEET_NOTES = {
     "Indicators raw": "indicator values as read from the raw files, with their source file and row",
     "Indicators clean": "indicator values after unit harmonisation, denominators and treatment, with flags",
     "Treatment log": "every value changed by the cleaning stage, before and after",
+    "Revised cells": "values of earlier years this edition reads differently (corrections, revisions): the previous "
+                     "and the revised value, and the file and cell that revised it (when there are any)",
     "Validation": "checks, data coverage (share of entities with an observed value) and published references",
 }
 TABLE_SHEETS = (("contributions", "Contributions", dict.fromkeys(("change", "to_parent", "to_index"), "score")),
@@ -70,6 +74,8 @@ def write_results_workbook(processed: Path, study, out: Path, lang: str = "en") 
         for name, sheet, formats in TABLE_SHEETS:
             if (table := ingested if name == "ingested" else read(name)) is not None:
                 _sheet(wb, f, sheet, _with_names(table, study, lang) if "code" in table else table, formats)
+        if (revised := read("revised_cells")) is not None and len(revised):
+            _sheet(wb, f, "Revised cells", revised, {})
         ws, widths, row = wb.add_worksheet("Validation"), {}, 0
         for title, name in (("Checks", "checks"), ("Data coverage: share of entities with an observed value", "coverage"),
                             ("Comparison with published values", "reference_comparison")):
@@ -98,7 +104,6 @@ def _formats(wb, scores: pd.DataFrame | None) -> dict:
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
-    from zoneindex.pipeline import read_stage_table
     return read_stage_table(path) if path.exists() else None
 
 

@@ -1,21 +1,19 @@
-"""The study definition: the framework table (hierarchy and indicator metadata) and the method choices.
+"""The framework: the hierarchy of an index and the metadata of its indicators, as a validated table.
 
-A study is data, never code. ``seeds/<study>/study.yaml`` names the framework table, the raw files, the
-years and every method choice; ``seeds/<study>/framework.csv`` holds one row per node of the hierarchy,
-in the spirit of COINr's iMeta: level 1 = indicator, the highest level = the index. Both are validated
-here, and every problem is reported with the file, row, column, value and what was expected.
+``seeds/<study>/framework.csv`` holds one row per node of the hierarchy, in the spirit of COINr's iMeta:
+level 1 = indicator, the highest level = the index. It is validated here, and every problem is reported
+with the file, row, column, value and what was expected. This is the bottom of the package: a pure data
+model that imports nothing of zoneindex but its errors (the study that uses it is ``zoneindex.study``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from zoneindex import paths
 from zoneindex.errors import InputError
 
 FRAMEWORK_COLUMNS = ("code", "level", "parent", "type", "name_en", "name_zh", "unit", "direction", "weight")
@@ -160,7 +158,10 @@ def validate_framework_table(table: pd.DataFrame, source: Path | None) -> None:
         if row["type"] == "Indicator":
             direction = pd.to_numeric(pd.Series([row["direction"]]), errors="coerce")[0]
             if direction not in (1, -1):
-                fail("indicator direction must be 1 or -1", i, "direction", row["direction"], "1 or -1")
+                minus = "\u2212" in str(row["direction"]) or "\uff0d" in str(row["direction"])
+                fail("indicator direction must be 1 or -1" + (" (this is a typographic minus sign: type the "
+                                                              "ASCII hyphen-minus -)" if minus else ""),
+                     i, "direction", row["direction"], "1 or -1")
         if not str(row["name_en"]).strip():
             fail("node has no English name", i, "name_en", row["name_en"], "a name")
     top = int(levels.max())
@@ -188,127 +189,3 @@ def validate_framework_table(table: pd.DataFrame, source: Path | None) -> None:
     if len(zero):
         i = codes[codes == zero.index[0]].index[0]
         fail("all children of this node have weight 0", i, "code", zero.index[0], "a positive weight")
-
-
-@dataclass(frozen=True)
-class Study:
-    """A study definition: name, folder, configuration and framework."""
-
-    name: str
-    folder: Path
-    config: dict
-    framework: Framework = field(repr=False)
-
-    @property
-    def title(self) -> dict:
-        return self.config["title"]
-
-    @property
-    def first_year(self) -> int:
-        return int(self.config["years"]["first"])
-
-    @property
-    def last_year(self) -> int:
-        return int(self.config["years"]["last"])
-
-    @property
-    def base_year(self) -> int | None:
-        base = self.config.get("base_year")
-        return None if base is None else int(base)
-
-    @property
-    def methods(self) -> dict:
-        return self.config["methods"]
-
-    @property
-    def raw_folder(self) -> Path:
-        return paths.RAW / self.name
-
-    @property
-    def seed(self) -> int:
-        return int(self.config.get("seed", 0))
-
-    @property
-    def denominators(self) -> dict:
-        """Series that indicators may be divided by (GDP, population …), declared in study.yaml."""
-        return self.config.get("denominators") or {}
-
-    def raw_units(self) -> dict[str, str]:
-        return raw_units(self.framework, self.denominators)
-
-    @property
-    def illustrative(self) -> bool:
-        """True when any input of the study is illustrative (generated) rather than real data."""
-        return bool(self.config.get("illustrative", False))
-
-
-STUDY_KEYS = {"study": str, "title": dict, "years": dict, "framework": str, "data": list, "methods": dict}
-METHOD_KEYS = ("imputation", "outliers", "normalisation", "weights", "aggregation")
-
-
-def load_study(name: str, seeds: Path | None = None) -> Study:
-    """Read and validate ``seeds/<name>/study.yaml`` and its framework table."""
-    folder = (seeds or paths.SEEDS) / name
-    config_path = folder / "study.yaml"
-    if not config_path.exists():
-        known = sorted(p.name for p in (seeds or paths.SEEDS).iterdir() if (p / "study.yaml").exists())
-        raise InputError(f"unknown study {name!r}", file=config_path, expected=f"one of {known}")
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    for key, kind in STUDY_KEYS.items():
-        if not isinstance(config.get(key), kind):
-            raise InputError("missing or malformed key", file=config_path, column=key, value=config.get(key),
-                             expected=f"a {kind.__name__}")
-    if config["study"] != name:
-        raise InputError("study name differs from its folder", file=config_path, column="study",
-                         value=config["study"], expected=name)
-    for key in ("first", "last"):
-        if not isinstance(config["years"].get(key), int):
-            raise InputError("year range incomplete", file=config_path, column=f"years.{key}",
-                             value=config["years"].get(key), expected="a year")
-    base = config.get("base_year")
-    if base is not None and not config["years"]["first"] <= base <= config["years"]["last"]:
-        raise InputError("base year outside the study years", file=config_path, column="base_year",
-                         value=base, expected=f"{config['years']['first']}..{config['years']['last']}")
-    missing_methods = [m for m in METHOD_KEYS if m not in config["methods"]]
-    if missing_methods:
-        raise InputError("method choices missing", file=config_path, column="methods",
-                         value=missing_methods, expected=", ".join(METHOD_KEYS))
-    framework = Framework.read(folder / config["framework"])
-    study = Study(name, folder, config, framework)
-    if "denominator" in framework.table:
-        used = framework.table["denominator"].fillna("")
-        undeclared = used[(used != "") & ~used.isin(list(study.denominators))]
-        if len(undeclared):
-            raise InputError("denominator is not declared under denominators in study.yaml",
-                             file=framework.source, column="denominator", value=undeclared.iloc[0],
-                             expected=f"one of {sorted(study.denominators)}")
-    check_method_names(config["methods"], config_path)
-    return study
-
-
-def check_method_names(methods: dict, config_path: Path) -> None:
-    """Refuse unknown method names before any stage runs, listing the names that exist."""
-    # imported here because the method modules themselves import Framework from this module
-    from zoneindex.aggregate import method_for_level
-    from zoneindex.clean import IMPUTERS, OUTLIER_METHODS
-    from zoneindex.normalise import NORMALISERS
-    from zoneindex.weight import WEIGHTERS
-    choices = {"normalisation": NORMALISERS, "weights": WEIGHTERS, "imputation": {"none", *IMPUTERS},
-               "outliers": OUTLIER_METHODS}
-    for step, known in choices.items():
-        name = (methods[step] or {}).get("method")
-        if name not in known:
-            raise InputError("unknown method", file=config_path, column=f"methods.{step}.method", value=name,
-                             expected=f"one of {sorted(known)}")
-    aggregation = methods["aggregation"]
-    for level in [None, *(aggregation.get("by_level") or {})]:
-        try:
-            method_for_level(aggregation, level)
-        except InputError as error:
-            raise InputError(error.problem, file=config_path, column=error.column, value=error.value,
-                             expected=error.expected) from None
-
-
-def available_studies(seeds: Path | None = None) -> list[str]:
-    root = seeds or paths.SEEDS
-    return sorted(p.name for p in root.iterdir() if (p / "study.yaml").exists())

@@ -15,6 +15,8 @@ digits, a unit in the cell); an indicator code is not in the framework; a year i
 not whole; an entity-year-indicator appears twice; a value is below the indicator's minimum (counts are
 never negative); or a framework indicator has no data at all. The only tidying is harmless: spaces around
 a cell and a UTF-8 byte-order mark are dropped, and fully blank rows are skipped.
+Reading a file as a table of text, with the refusals that go with it, is ``rawfiles``; the new-year
+data-entry workbook is ``entry``.
 
 A raw file that holds more than the study uses (a yearbook table with many variables, a national total,
 earlier years) declares which rows it reads, and every other row is left out on purpose and counted in
@@ -25,223 +27,23 @@ the start of the name, or a list of exact names) leaves out totals and aggregate
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pandas as pd
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 
+from zoneindex import entry
 from zoneindex.errors import InputError
-from zoneindex.framework import Framework, Study
+from zoneindex.framework import Framework
 from zoneindex.provenance import read_source_record, record_path
+from zoneindex.rawfiles import NOTE_COLUMNS, noting, parse_numbers, read_table, require_cells, require_columns
+from zoneindex.schema import did_you_mean
+from zoneindex.study import Study, read_entity_names
+from zoneindex.typedcells import unit_kind
 
-TIDY_COLUMNS = ["entity", "year", "indicator", "value", "unit", "source", "flag", "source_file", "source_row"]
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-
-
-@dataclass(frozen=True)
-class Place:
-    """The file and sheet a raw table comes from, so that every refusal can name them."""
-
-    file: Path
-    sheet: str | None = None
-
-    def error(self, problem: str, **where) -> InputError:
-        return InputError(problem, file=self.file, sheet=self.sheet, **where)
-
-
-# --- reading a raw file as a table of text ------------------------------------------------------------
-
-def read_table(path: Path, spec: dict) -> tuple[pd.DataFrame, Place]:
-    """Read a CSV file or an Excel sheet as text, indexed by spreadsheet row number (the header is row 1).
-
-    Everything stays text so that every value can be checked, and a refusal can point at its cell.
-    """
-    if not path.exists():
-        raise InputError("raw file not found", file=path, expected="a file in data/raw/<study>/")
-    if path.stat().st_size == 0:
-        raise InputError("file is empty (0 bytes)", file=path, expected="a header row and data rows")
-    suffix = path.suffix.lower()
-    if suffix == ".xls":  # the pre-2007 binary format would need another reader, with its own quirks
-        raise InputError("old Excel format (.xls) is not read", file=path, expected="the file saved as .xlsx or .csv")
-    if suffix in EXCEL_SUFFIXES:
-        cells, place = read_excel_cells(path, spec.get("sheet", 0))
-    else:
-        cells, place = read_csv_cells(path, spec.get("encoding")), Place(path)
-    return table_from_cells(cells, place), place
-
-
-def read_csv_cells(path: Path, encoding: str | None) -> list[list[str]]:
-    # Python's csv module rather than pandas: each record keeps its place (pandas skips blank lines, which
-    # shifts every later row number) and a row with more cells than the header is seen, not re-aligned.
-    return list(csv.reader(io.StringIO(decode_text(path, encoding), newline="")))
-
-
-def decode_text(path: Path, encoding: str | None) -> str:
-    """The text of a CSV file: UTF-8 unless study.yaml declares the file's ``encoding``; never guessed."""
-    data = path.read_bytes()
-    try:
-        text = data.decode(encoding or "utf-8")
-    except LookupError:
-        raise InputError("unknown encoding declared in study.yaml", file=path, column="data.encoding",
-                         value=encoding, expected="a Python codec name such as utf-8 or gb18030") from None
-    except UnicodeDecodeError as bad:
-        line = data.count(b"\n", 0, bad.start) + 1
-        if encoding:
-            problem = f"file is not valid {encoding}"
-        elif looks_like_gb18030(data):
-            problem = ("file is not UTF-8 (looks like GBK/GB18030): save it as UTF-8 or declare "
-                       "`encoding: gb18030` in study.yaml")
-        else:
-            problem = "file is not UTF-8: save it as UTF-8 or declare its `encoding` in study.yaml"
-        raise InputError(f"{problem}; first bad byte at offset {bad.start} (line {line})", file=path, row=line,
-                         value=data[bad.start:bad.end], expected=f"{encoding or 'UTF-8'} text") from None
-    # Excel's "CSV UTF-8" starts with a byte-order mark; it is not part of the first column's name.
-    return text.removeprefix("\ufeff")
-
-
-def looks_like_gb18030(data: bytes) -> bool:
-    """Whether bytes that are not UTF-8 decode as GB18030 (a superset of GBK), Chinese Excel's default CSV."""
-    try:
-        data.decode("gb18030")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def read_excel_cells(path: Path, sheet: str | int) -> tuple[list[list[str | None]], Place]:
-    """The cells of one sheet as text (formulas give their last computed value), from cell A1."""
-    try:
-        book = openpyxl.load_workbook(path, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException):
-        raise InputError("file is not an Excel workbook", file=path, expected="an .xlsx file") from None
-    names = book.sheetnames
-    if isinstance(sheet, int) and 0 <= sheet < len(names):
-        sheet = names[sheet]
-    if sheet not in names:
-        raise InputError("sheet not found", file=path, sheet=sheet, value=sheet, expected=f"one of the sheets {names}")
-    place = Place(path, sheet)
-    refuse_merged_cells(book[sheet], place)
-    rows = book[sheet].iter_rows(min_row=1, min_col=1, values_only=True)
-    return [[None if value is None else str(value) for value in row] for row in rows], place
-
-
-def refuse_merged_cells(sheet, place: Place) -> None:
-    # A merged range keeps its value in the first cell only: merged header cells leave columns without a
-    # name, and merged data cells (an entity written once over its years) leave the other rows blank.
-    if sheet.merged_cells.ranges:
-        merged = min(sheet.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col))
-        what = "header cells" if merged.min_row == 1 else "cells"
-        raise place.error(f"{what} {merged.coord} are merged", row=merged.min_row,
-                          column=get_column_letter(merged.min_col), value=merged.coord,
-                          expected="one value per cell: unmerge the range and fill every cell")
-
-
-def table_from_cells(cells: list[list[str | None]], place: Place) -> pd.DataFrame:
-    """The first row names the columns; the index is the spreadsheet row number; blank rows are skipped."""
-    # Spaces around a cell are invisible in a spreadsheet and carry no meaning; inner spaces are kept.
-    cells = [[(cell or "").strip() or None for cell in row] for row in cells]
-    if not any(any(row) for row in cells):
-        raise place.error(f"{'sheet' if place.sheet else 'file'} is empty", expected="a header row and data rows")
-    width = max(len(row) for row in cells)
-    header, body = cells[0], [row + [None] * (width - len(row)) for row in cells[1:]]
-    refuse_extra_cells(len(header), body, place)
-    header += [None] * (width - len(header))
-    check_header(header, body, place)
-    table = pd.DataFrame(body, columns=header, index=pd.RangeIndex(2, len(body) + 2), dtype="str")
-    table = table.loc[table.notna().any(axis=1), [name is not None for name in header]]
-    if table.empty:
-        raise place.error("file has a header but no data rows", expected="data rows below the header (row 1)")
-    return table
-
-
-def refuse_extra_cells(header_width: int, body: list[list[str | None]], place: Place) -> None:
-    # In a CSV file an unquoted comma inside a value (1,234) splits it into two cells and shifts the row.
-    for row_number, row in enumerate(body, start=2):
-        extra = [j for j in range(header_width, len(row)) if row[j] is not None]
-        if extra:
-            raise place.error("row has more cells than the header", row=row_number,
-                              column=get_column_letter(extra[0] + 1), value=row[extra[0]],
-                              expected=f"at most {header_width} cells, as in the header (a comma inside a "
-                                       "value, as in 1,234, must be removed or the value quoted)")
-
-
-def check_header(header: list[str | None], body: list[list[str | None]], place: Place) -> None:
-    """Every column that holds data needs its own, unique name in row 1."""
-    seen = {}
-    for j, name in enumerate(header):
-        letter = get_column_letter(j + 1)
-        if name is None:
-            # a column without a name cannot be read (pandas would call it 'Unnamed: j'); an empty one is ignored
-            if any(row[j] is not None for row in body):
-                raise place.error("header cell is blank but the column holds data", row=1, column=letter,
-                                  value="", expected="a column name in every header cell above data")
-        elif name in seen:
-            raise place.error(f"column name appears twice (columns {seen[name]} and {letter})", row=1,
-                              column=letter, value=name, expected="each column name once")
-        else:
-            seen[name] = letter
-
-
-def require_columns(table: pd.DataFrame, wanted: list[str], place: Place) -> None:
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise place.error(f"columns missing: {missing} (columns found: {list(table.columns)})", row=1,
-                          expected=f"a header with {wanted}")
-
-
-def require_cells(table: pd.DataFrame, columns: list[str], place: Place) -> None:
-    # A row without its entity, year or indicator cannot be placed; a blank value is a missing value.
-    for column in columns:
-        blank = table[column].isna()
-        if blank.any():
-            raise place.error("cell is blank", row=int(blank.idxmax()), column=column, value="",
-                              expected=f"the {column} of every data row")
-
-
-# --- numbers -----------------------------------------------------------------------------------------
-
-PLAIN_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"  # ASCII only: what float() reads unambiguously
-THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}([, \u00a0\u202f'][0-9]{3})+(\.[0-9]*)?")
-NUMBER_WITH_TEXT = re.compile(  # 12亿元, 12 %, $12, 约12
-    r"(?P<before>[^0-9]*?)\s*[+-]?[0-9][0-9.]*\s*(?P<after>[^0-9]*)")
-
-
-def parse_numbers(text: pd.Series, rows: pd.Series, columns: pd.Series | str, place: Place) -> pd.Series:
-    """Convert text to float; a blank cell stays NaN, any other cell that is not a plain number is refused."""
-    plain = text.isna() | text.str.fullmatch(PLAIN_NUMBER)
-    if not plain.all():
-        i = plain.idxmin()
-        column = columns if isinstance(columns, str) else str(columns[i])
-        problem, expected = why_not_a_number(text[i])
-        raise place.error(problem, row=int(rows[i]), column=column, value=text[i], expected=expected)
-    return text.astype(float)
-
-
-def why_not_a_number(text: str) -> tuple[str, str]:
-    """The problem and the fix for a cell that is not a plain number, most specific first."""
-    if any(ch.isdecimal() and not ch.isascii() for ch in text):
-        # Converted silently, a typed-in figure would look like a checked one: the fix must be visible.
-        return ("value is not a number: it is written with full-width (non-ASCII) digits",
-                "ASCII digits such as 12.5; ingest never converts full-width digits silently: fix the source "
-                "file (a corrected copy with its own source record) or declare the correction")
-    if THOUSANDS.fullmatch(text):
-        return ("value is not a number: it contains a thousands separator",
-                "a plain number such as 1234: remove the thousands separator (or, if it is a decimal comma, "
-                "write a decimal point)")
-    match = NUMBER_WITH_TEXT.fullmatch(text)
-    if match and (match["before"] or match["after"]):
-        extra = (match["before"] + " " + match["after"]).strip()
-        return (f"value is not a number: the cell holds a unit or text ({extra!r}) besides the number",
-                "the number alone: the unit belongs in the unit column and the framework")
-    return ("value is not a number", "a plain decimal number such as 12.5, or a blank cell for a missing value")
+TIDY_COLUMNS = ["entity", "year", "indicator", "value", "unit", "source", "flag", "source_file", "source_row",
+                "data_year"]
 
 
 # --- layouts -----------------------------------------------------------------------------------------
@@ -250,7 +52,8 @@ def read_long(path: Path, spec: dict) -> pd.DataFrame:
     table, place = read_table(path, spec)
     names = {key: key for key in ("entity", "year", "indicator", "value", "unit", "source", "status")}
     names.update(spec.get("columns", {}))
-    require_columns(table, [names[k] for k in ("entity", "year", "indicator", "value")], place)
+    require_columns(table, [names[k] for k in ("entity", "year", "indicator", "value", "data_year") if names.get(k)],
+                    place)
     require_cells(table, [names[k] for k in ("entity", "year", "indicator")], place)
     rows = pd.Series(table.index, index=table.index)
     return pd.DataFrame({
@@ -263,6 +66,8 @@ def read_long(path: Path, spec: dict) -> pd.DataFrame:
         "flag": table[names["status"]].map(lambda s: s if s in ("illustrative", "public") else "")
         if names.get("status") in table else "",
         "source_file": path.name, "source_sheet": place.sheet or "", "source_row": rows,
+        **({"data_year": parse_numbers(table[names["data_year"]], rows, names["data_year"], place)}
+           if names.get("data_year") else {}),
     })
 
 
@@ -305,6 +110,8 @@ def read_wide(path: Path, spec: dict) -> pd.DataFrame:
     require_columns(table, [c for c in described if c], place)
     require_cells(table, [c for c in (entity, year) if c], place)
     values = [c for c in table.columns if c not in described and not c.startswith("_")]
+    if spec.get("indicators"):  # only the chosen columns are read: notes or colour codes beside them are left out
+        values = [c for c in values if c in {str(k) for k in spec["indicators"]}]
     block = table[[entity, *([year] if year else []), *values]].melt(
         id_vars=[entity, *([year] if year else [])], var_name="indicator", value_name="text", ignore_index=False)
     block["row"] = block.index  # the spreadsheet row the cell came from
@@ -411,94 +218,30 @@ def select_rows(tidy: pd.DataFrame, spec: dict, study_yaml: Path, layout: str = 
     return tidy.reset_index(drop=True), counts
 
 
-ENTITY_NAME_COLUMNS = ("raw", "entity")
-
-
-def read_entity_names(study: Study) -> pd.DataFrame | None:
-    """The study's table of entity spellings (``entity_names:`` in study.yaml), or None when none is declared.
-
-    Columns ``raw, entity, note``: every spelling found in the raw files (``raw``, inner spaces kept
-    exactly) and the standard name it stands for (``entity``); a standard name is listed with itself. Passed
-    to ``clean.clean(..., entity_names=...)``, which repairs the names and logs every change. Refused: a
-    missing file or column, a blank cell, a spelling listed twice, or a standard name mapped to another one.
-    """
-    name = study.config.get("entity_names")
-    if not name:
-        return None
-    path = study.folder / name
-    table, place = read_table(path, {})
-    require_columns(table, list(ENTITY_NAME_COLUMNS), place)
-    require_cells(table, list(ENTITY_NAME_COLUMNS), place)
-    twice = table["raw"].duplicated(keep="first")
-    if twice.any():
-        row = int(twice.idxmax())
-        raise place.error("spelling listed twice", row=row, column="raw", value=table.at[row, "raw"],
-                          expected="each raw spelling once")
-    standard = set(table["entity"])
-    moved = table["raw"].isin(standard) & (table["raw"] != table["entity"])
-    if moved.any():
-        row = int(moved.idxmax())
-        raise place.error("a standard name is mapped to another name", row=row, column="entity",
-                          value=f"{table.at[row, 'raw']} -> {table.at[row, 'entity']}",
-                          expected="a standard name maps to itself")
-    table = table.reindex(columns=["raw", "entity", "note"])
-    table["note"] = table["note"].fillna("")
-    return table.reset_index(names="row")
-
-
-def read_entry(path: Path, spec: dict) -> pd.DataFrame:
-    """A filled data-entry workbook (``zoneindex new-year``): sheet ``data`` with one row per entity and
-    indicator and the year's value in column ``value``; the year stands in sheet ``about``."""
-    from zoneindex.editions import read_entry_about
-
-    year = read_entry_about(path)["year"]
-    table, place = read_table(path, {"sheet": "data"})
-    require_columns(table, ["entity", "indicator", "value", "source"], place)
-    table = table[table["value"].notna() & table["value"].astype(str).str.strip().ne("")]
-    tidy = pd.DataFrame({
-        "entity": table["entity"], "year": float(year), "indicator": table["indicator"],
-        "value": parse_numbers(table["value"], pd.Series(table.index, index=table.index), "value", place),
-        "unit": table["unit"] if "unit" in table else "", "source": table["source"].fillna(path.name),
-        "flag": "", "source_file": path.name, "source_sheet": "data", "source_row": table.index})
-    return tidy
-
-
-READERS["entry"] = read_entry
-
-
-def entry_specs(study: Study, edition: int) -> list[dict]:
-    """Filled data-entry workbooks dropped into the raw folder (``entry_<study>_<year>.xlsx``) up to the
-    edition year: read without being listed in study.yaml; later years belong to later editions."""
-    from zoneindex.editions import ENTRY_PREFIX
-
-    pattern = re.compile(rf"{re.escape(ENTRY_PREFIX + study.name)}_(\d{{4}})\.xlsx")
-    return [{"file": p.name, "format": "entry"} for p in sorted(study.raw_folder.glob(f"{ENTRY_PREFIX}*.xlsx"))
-            if (m := pattern.fullmatch(p.name)) and int(m.group(1)) <= edition]
-
-
-def register_entry(path: Path) -> None:
-    """Write the source record of a new data-entry workbook from its 'about' sheet. From now on the
-    workbook is an immutable raw file like any other: a correction is a new file."""
-    from zoneindex.editions import ABOUT_FIELDS, read_entry_about
-    from zoneindex.provenance import write_source_record
-
-    about = read_entry_about(path)
-    write_source_record(path, **{field: str(about[field]) for field in ABOUT_FIELDS}, illustrative=False,
-                        description=f"data-entry workbook for {about.get('study')} {about.get('year')}, "
-                                    "filled by a researcher; each value's own source is in its 'source' cell")
+def raw_path(study: Study, spec: dict) -> Path:
+    """The raw file a data or reference entry names, refused with the nearest file name when it is not there."""
+    path = study.raw_folder / spec["file"]
+    if not path.exists():
+        present = sorted(p.name for p in study.raw_folder.glob("*") if not p.name.endswith(".source.yaml")) \
+            if study.raw_folder.exists() else []
+        near = did_you_mean(spec["file"], present)
+        raise InputError("raw file not found" + (f" (did you mean {near!r}?)" if near else ""),
+                         file=study.folder / "study.yaml", column="data.file", value=spec["file"],
+                         expected=f"a file in data/raw/{study.name}/: {present[:10]}")
+    return path
 
 
 def read_data_file(study: Study, spec: dict) -> tuple[pd.DataFrame, dict]:
     """Read one raw file of the study; returns the tidy rows and the file's verified source record."""
-    path = study.raw_folder / spec["file"]
-    if spec.get("format") == "entry" and path.exists() and not record_path(path).exists():
-        register_entry(path)
+    path = raw_path(study, spec)
     record = read_source_record(path)
     layout = spec.get("format", "long")
     if layout not in READERS:
         raise InputError("unknown raw-data format", file=study.folder / "study.yaml", column="data.format",
                          value=layout, expected=f"one of {sorted(READERS)}")
     tidy = READERS[layout](path, spec)
+    if "data_year" not in tidy:  # the year each value refers to, beside the year it is used for
+        tidy["data_year"] = tidy["year"] - int(spec.get("data_year_lag") or 0)
     selection = None
     if any(key in spec for key in SELECTION_KEYS):
         tidy, selection = select_rows(tidy, spec, study.folder / "study.yaml", layout)
@@ -507,14 +250,30 @@ def read_data_file(study: Study, spec: dict) -> tuple[pd.DataFrame, dict]:
     return tidy, {"file": path.name, "spec": spec, **record, **({"selection": selection} if selection else {})}
 
 
-def lower_bounds(framework: Framework) -> pd.DataFrame:
-    """The smallest value each indicator may take, and why: the framework's ``min_value``, else 0 for counts."""
+def value_bounds(study: Study) -> pd.DataFrame:
+    """The range each raw series may take, and why: the framework's ``min_value`` and ``max_value``, else 0 for
+    a count and 0..1 for a share (0-1) read as such; above, for a method that needs them, values that are not
+    negative (the ratio to the base year and chained growth divide by them)."""
+    framework, units = study.framework, study.raw_units()
     table = framework.table.loc[framework.indicators]
-    declared = pd.to_numeric(table.get("min_value", pd.Series(np.nan, index=table.index)), errors="coerce")
-    counts = (table["unit"] == "count") & declared.isna()
-    return pd.DataFrame({"minimum": declared.mask(counts, 0.0),
-                         "reason": np.where(counts, "unit 'count': a count cannot be negative",
-                                            "min_value of the framework")}, index=table.index)
+    column = lambda name: pd.to_numeric(table.get(name, pd.Series(np.nan, index=table.index)), errors="coerce")  # noqa: E731
+    low, high = column("min_value"), column("max_value")
+    raw = pd.Series({code: units.get(code, "") for code in table.index})
+    count, share = (raw == "count") & low.isna(), raw.map(unit_kind).eq("share")
+    reason_low = np.where(count, "unit 'count': a count cannot be negative",
+                          np.where(share & low.isna(), "a share (0-1)", "min_value of the framework"))
+    low = low.mask(count | (share & low.isna()), 0.0)
+    reason_high = np.where(share & high.isna(), "a share (0-1)", "max_value of the framework")
+    high = high.mask(share & high.isna(), 1.0)
+    spec = study.methods["normalisation"]
+    if spec["method"] == "chained_growth" or (spec["method"] == "ratio_to_base" and spec.get("zero_base", "error")
+                                                                                 == "error"):
+        method = f"methods.normalisation {spec['method']} divides by the values, so they cannot be negative"
+        passed = table.get("normalisation", pd.Series("", index=table.index)).astype(str).str.strip().eq("none")
+        negative_ok = low.isna() & ~passed
+        low, reason_low = low.mask(negative_ok, 0.0), np.where(negative_ok, method, reason_low)
+    return pd.DataFrame({"minimum": low, "reason": reason_low, "maximum": high, "reason_high": reason_high},
+                        index=table.index)
 
 
 def check_tidy(tidy: pd.DataFrame, study: Study, edition: int) -> None:
@@ -543,41 +302,138 @@ def check_tidy(tidy: pd.DataFrame, study: Study, edition: int) -> None:
         where = "" if again["source_file"] == first["source_file"] else f"{again['source_file']} "
         fail(f"the same entity, year and indicator appear more than once (again in {where}row "
              f"{again['source_row']})", duplicated, "indicator", "one value per entity-year-indicator")
-    bounds = lower_bounds(study.framework).reindex(tidy["indicator"]).set_index(tidy.index)
+    bounds = value_bounds(study).reindex(tidy["indicator"]).set_index(tidy.index)
     below = tidy["value"] < bounds["minimum"]
     if below.any():
         bound = bounds[below].iloc[0]
         fail("value below the indicator's minimum", below, "value",
              f"at least {bound['minimum']:g} ({bound['reason']})")
+    above = tidy["value"] > bounds["maximum"]
+    if above.any():
+        bound = bounds[above].iloc[0]
+        fail("value above the indicator's maximum", above, "value",
+             f"at most {bound['maximum']:g} ({bound['reason_high']})")
     absent = sorted(set(study.framework.indicators) - set(tidy["indicator"]))
     if absent:
         raise InputError("framework indicators have no data in any raw file", file=study.framework.source,
                          value=absent, expected="at least one value for every indicator")
 
 
+def entity_names(study: Study) -> dict[str, str]:
+    """Every name an entity may be written with -> the entity: the entity-name table's spellings and the
+    entities' display names (``entity_name`` of a wide file)."""
+    names = {}
+    entities = read_entities(study)
+    if entities is not None and "name" in entities:
+        names.update({str(n): str(e) for n, e in zip(entities["name"], entities["entity"]) if pd.notna(n)})
+    table = read_entity_names(study)
+    if table is not None:
+        names.update(dict(zip(table["raw"].astype(str), table["entity"].astype(str))))
+    return names
+
+
+def read_entry_file(study: Study, workbook: dict) -> tuple[entry.EntryRead, dict]:
+    """One data-entry workbook, read and checked on its own, with its source record (or, for a new workbook,
+    the record its about sheet will give: it is written once the whole ingest has passed)."""
+    path = study.raw_folder / workbook["file"]
+    if record_path(path).exists():
+        try:
+            record = read_source_record(path)
+        except InputError as error:
+            if "changed since" not in error.problem:
+                raise
+            raise InputError(f"{error.problem.split(' (')[0]}: {entry.immutable_advice(path)}", file=path,
+                             value=error.value, expected=error.expected) from None
+    else:
+        about = entry.read_entry_about(path)
+        record = {**{name: about[name] for name in entry.ABOUT_FIELDS}, "illustrative": False, "new": True}
+    year = workbook.get("year") or int(entry.read_entry_about(path).get("year") or 0)
+    read = entry.read_entry(path, study, year, workbook.get("revision", 1))
+    extra = {key: workbook[key] for key in ("superseded_by",) if workbook.get(key)}
+    return read, {"file": path.name, "spec": workbook, **record, **extra}
+
+
 def ingest(study: Study, edition: int) -> tuple[pd.DataFrame, list[dict]]:
     """All raw files of a study as one checked tidy table, plus their source records.
 
-    Edition ``edition`` uses the years up to and including ``edition``; later years stay out of it.
+    Edition ``edition`` uses the years up to and including ``edition``; later years stay out of it. The
+    data-entry workbooks (``zoneindex.entry``) are applied last, year by year; each record carries the
+    reading notes of its file (``reading_notes``) and, for a workbook, the cells it revised
+    (``data_revisions``).
     """
-    parts, records = [], []
-    for spec in study.config["data"] + entry_specs(study, edition):
-        tidy, record = read_data_file(study, spec)
-        parts.append(tidy)
-        records.append(record)
-    tidy = pd.concat(parts, ignore_index=True)
-    check_tidy(tidy, study, edition)
+    parts, records, reads = [], [], {}
+    listed = [spec for spec in study.config["data"] if spec.get("format") == "entry"]
+    specs = [*({**spec, "supersedes": []} for spec in listed),
+             *(spec for spec in entry.entry_specs(study, edition) if spec["file"] not in {s["file"] for s in listed})]
+    with noting() as notes:
+        for spec in study.config["data"]:
+            if spec.get("format") != "entry":
+                tidy, record = read_data_file(study, spec)
+                parts.append(tidy)
+                records.append(record)
+        for workbook in specs:
+            reads[workbook["file"]], record = read_entry_file(study, workbook)
+            records.append(record)
+        entries = [(reads[s["file"]], [reads[f] for f in s["supersedes"]]) for s in specs if "supersedes" in s
+                   and reads[s["file"]].year <= edition]
+        tidy = pd.concat(parts, ignore_index=True)
+        tidy, revised = entry.apply_entries(tidy, entries, study, entity_names(study) if entries else {})
+        check_tidy(tidy, study, edition)
+    for record in records:
+        record["notes"] = [note for note in notes if note["file"] == record["file"]]
+        record["revisions"] = [cell for cell in revised if cell["file"] == record["file"]]
+        if record.pop("new", False):  # a new workbook passed: from now on it is immutable
+            entry.register_entry(study.raw_folder / record["file"])
+            record.update(read_source_record(study.raw_folder / record["file"]))
     tidy["year"] = tidy["year"].astype(int)
     tidy = tidy[tidy["year"] <= edition]
     tidy["unit"] = tidy["unit"].replace("", np.nan).fillna(tidy["indicator"].map(study.raw_units()))
     return tidy[TIDY_COLUMNS].sort_values(["entity", "year", "indicator"], ignore_index=True), records
 
 
+REVISION_COLUMNS = ["entity", "year", "indicator", "previous", "revised", "file", "sheet", "row", "column", "how"]
+
+
+def reading_notes(records: list[dict]) -> pd.DataFrame:
+    """How cells and files were read other than as they stand (a semicolon CSV, 12.5亿元 in an 亿元 row …)."""
+    return pd.DataFrame([note for record in records for note in record.get("notes", [])], columns=NOTE_COLUMNS)
+
+
+def data_revisions(records: list[dict]) -> pd.DataFrame:
+    """The cells this ingest revised: by a correction workbook, or typed over in a history column."""
+    return pd.DataFrame([cell for record in records for cell in record.get("revisions", [])],
+                        columns=REVISION_COLUMNS)
+
+
+FAR = 9999
+
+
+def newest_year_with_data(study: Study) -> int:
+    """The newest year that has data: the study's years and those of its data-entry workbooks. What
+    ``--year latest`` (and a notebook's ``year = 0``) means."""
+    edition = max([study.last_year, *entry.entry_years(study)])
+    tidy, _ = ingest(study, edition)
+    return int(tidy["year"].max())
+
+
+def require_year_data(tidy: pd.DataFrame, study: Study, edition: int) -> None:
+    """Refuse an edition for which no indicator has a value in its own year."""
+    indicators = tidy["indicator"].isin(study.framework.indicators) & tidy["value"].notna()
+    if not (indicators & (tidy["year"] == edition)).any():
+        newest = int(tidy.loc[indicators, "year"].max()) if indicators.any() else None
+        raise InputError(f"no indicator has a value for {edition}" + (f" (the newest year with data is {newest})"
+                                                                     if newest else ""),
+                         expected=f"an edition year that has data, or the year's data added first: zoneindex "
+                                  f"new-year --study {study.name} --year {edition}")
+
+
 def read_references(study: Study) -> pd.DataFrame:
     """Published values the study is compared with (``references:`` in study.yaml), long format.
 
-    Columns: entity, year, code, value, source, rule. ``rule`` is ``exact:<decimals>`` when the study must
-    reproduce the value, ``context`` when it is only shown beside the result.
+    Columns: entity, year, code, value, source, rule, decimals, rounding, tolerance, note. ``rule`` is
+    ``match`` when the study must reproduce the value (ours rounded to ``decimals`` by ``rounding``, within
+    ``tolerance``; ``exact:<decimals>`` in study.yaml is the shorthand for half-even rounding and no
+    tolerance), ``context`` when it is only shown beside the result.
     """
     frames = []
     for spec in study.config.get("references", []):
@@ -598,15 +454,20 @@ def read_references(study: Study) -> pd.DataFrame:
                                                                                        errors="coerce"),
                                   "source": table.get(spec.get("source_column"), path.name),
                                   "note": table.get(spec.get("note_column"), "")})
-        frame["rule"] = spec.get("rule", "context")
+        rule = spec.get("rule", "context")
+        frame["rule"] = "match" if rule.startswith("exact:") else rule
+        frame["decimals"] = int(rule.split(":")[1]) if rule.startswith("exact:") else spec.get("decimals")
+        frame["rounding"] = spec.get("rounding", "half_even")
+        frame["tolerance"] = float(spec.get("tolerance", 0.0))
         frames.append(frame)
-    columns = ["entity", "year", "code", "value", "source", "rule", "note"]
+    columns = ["entity", "year", "code", "value", "source", "rule", "decimals", "rounding", "tolerance", "note"]
     return pd.concat(frames, ignore_index=True).reindex(columns=columns) if frames else pd.DataFrame(columns=columns)
 
 
 def sources_table(records: list[dict]) -> pd.DataFrame:
     """One row per raw file: what it is, who published it, where from, licence and checksum."""
     columns = ["file", "title", "publisher", "url", "retrieved", "licence", "illustrative", "sha256"]
+    columns += ["superseded_by"] if any(record.get("superseded_by") for record in records) else []
     table = pd.DataFrame(records).reindex(columns=columns)
     table["sha256"] = table["sha256"].str[:16] + "…"
     selections = [record.get("selection") for record in records]
@@ -624,6 +485,8 @@ def summary(tidy: pd.DataFrame) -> pd.DataFrame:
         return pd.Series({"values": len(group), "entities": group["entity"].nunique(),
                           "indicators": group["indicator"].nunique(),
                           "years": f"{group['year'].min()}–{group['year'].max()}",
+                          **({"data years": f"{int(group['data_year'].min())}–{int(group['data_year'].max())}"}
+                             if "data_year" in group and (group["data_year"] != group["year"]).any() else {}),
                           "illustrative": int(group["flag"].str.contains("illustrative").sum()),
                           "public": int(group["flag"].str.contains("public").sum())})
     return tidy.groupby("source_file").apply(describe, include_groups=False)

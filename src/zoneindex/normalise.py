@@ -80,7 +80,21 @@ def normalise(matrix: pd.DataFrame, framework: Framework, base_year: int | None,
         raise InputError("unknown normalisation method", column=f"{OPTION}.method", value=method,
                          expected=f"one of {sorted(NORMALISERS)}")
     refuse_unknown_options(NORMALISERS[method], params, OPTION, skip=3)
-    return NORMALISERS[method](matrix[framework.indicators], framework, base_year, **params)
+    through = passed_through(framework)
+    if not through:
+        return NORMALISERS[method](matrix[framework.indicators], framework, base_year, **params)
+    scored = [c for c in framework.indicators if c not in through]
+    out = NORMALISERS[method](matrix[scored], framework, base_year, **params) if scored else None
+    return pd.concat([out, matrix[through]] if out is not None else [matrix[through]], axis=1)[framework.indicators]
+
+
+def passed_through(framework: Framework) -> list[str]:
+    """Indicators whose framework column ``normalisation`` is ``none``: their raw value is their score
+    (already on the index's scale), whatever the study's normalisation."""
+    if "normalisation" not in framework.table:
+        return []
+    column = framework.table.loc[framework.indicators, "normalisation"].fillna("").astype(str).str.strip()
+    return list(column.index[column == "none"])
 
 
 def base_rows(matrix: pd.DataFrame, base_year: int) -> pd.DataFrame:

@@ -4,6 +4,10 @@ Inputs (``seeds/``, ``data/raw/``, ``notebooks/``) always come from the project 
 (``data/processed``, ``figures``, ``reports``) go under an *out-root*, which is the project root unless
 ``--out-root`` or the environment variable ``ZONEINDEX_OUT_ROOT`` says otherwise; tests use a temporary
 out-root so that they never touch the outputs of a real run.
+
+Only ``zoneindex run`` writes an edition's folders, from inside its staging folder
+(``<out-root>/.staging/<run>/``). A notebook run any other way writes to its scratch folder
+``<out-root>/scratch/<study>/<year>/`` (``ScratchPaths``; see ``pipeline.open_run``).
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ SEEDS = PROJECT_ROOT / "seeds"
 RAW = PROJECT_ROOT / "data" / "raw"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 OUT_ROOT_ENV = "ZONEINDEX_OUT_ROOT"
+STAGING = ".staging"  # <out-root>/.staging/<run>/: where zoneindex run executes the notebooks
+SCRATCH = "scratch"  # <out-root>/scratch/<study>/<year>/: where a notebook run by hand writes
 
 
 def default_out_root() -> Path:
@@ -58,3 +64,40 @@ class RunPaths:
 def run_paths(study: str, year: int, out_root: Path | str | None = None) -> RunPaths:
     root = Path(out_root) if out_root else default_out_root()
     return RunPaths(root.resolve(), study, int(year))
+
+
+@dataclass(frozen=True)
+class ScratchPaths(RunPaths):
+    """The scratch folder of a notebook run by hand: ``<out-root>/scratch/<study>/<year>/`` with ``data/``
+    (its stage tables), ``figures/`` and ``reports/``; never an edition's folders."""
+
+    @property
+    def folder(self) -> Path:
+        return self.out_root / SCRATCH / self.study / str(self.year)
+
+    @property
+    def processed(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def figures(self) -> Path:
+        return self.folder / "figures"
+
+    @property
+    def reports(self) -> Path:
+        return self.folder / "reports"
+
+    def make(self) -> "ScratchPaths":
+        for folder in (self.processed, self.figures):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def scratch_paths(study: str, year: int, out_root: Path | str | None = None) -> ScratchPaths:
+    root = Path(out_root) if out_root else default_out_root()
+    return ScratchPaths(root.resolve(), study, int(year))
+
+
+def is_staging(root: Path | str) -> bool:
+    """Whether ``root`` is (or was) a staging folder of ``zoneindex run``: ``<out-root>/.staging/<run>``."""
+    return Path(root).parent.name == STAGING

@@ -18,17 +18,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from zoneindex import paths
+from zoneindex import paths, runguard
+from zoneindex.check import check_study
+from zoneindex.editions import guard_published, previous_edition, snapshot_definition
 from zoneindex.errors import InputError
-from zoneindex.framework import Study, available_studies, load_study
+from zoneindex.ingest import newest_year_with_data as latest_year  # "latest": the newest year with data
 from zoneindex.provenance import sha256_file
+from zoneindex.scratch import ScratchReads, scratch_home
+from zoneindex.study import Study, available_studies, definitions_in_use, load_study
+from zoneindex.tables import CSV_OPTIONS, read_stage_table
 
 STAGES = ("01_ingest", "02_clean", "03_score", "04_validate", "05_visualize", "06_summary")
 # the summary is computed last, from every stage's tables, and opens the write-up
 WRITE_UP_ORDER = ("06_summary", "01_ingest", "02_clean", "03_score", "04_validate", "05_visualize")
 PACKAGES = ("zoneindex", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "papermill", "nbconvert",
             "nbformat", "pyyaml", "latex2mathml")
-CSV_OPTIONS = {"index": False, "lineterminator": "\n"}
 
 
 @dataclass
@@ -41,9 +45,9 @@ class RunContext:
     lang: str = "en"
     previous_root: Path | None = None  # where earlier editions are (the real out-root while staging)
     timings: dict = field(default_factory=dict)
+    scratch: ScratchReads | None = None  # a scratch run (see open_run): where the tables it lacks come from
 
     def previous_edition(self) -> paths.RunPaths | None:
-        from zoneindex.editions import previous_edition
         return previous_edition(paths.run_paths(self.study.name, self.year, self.previous_root))
 
     @property
@@ -61,40 +65,55 @@ class RunContext:
         frame.to_csv(path, **CSV_OPTIONS)
 
     def has(self, name: str) -> bool:
-        """Whether an earlier stage wrote the table (some are written only for some studies)."""
+        """Whether an earlier stage wrote the table (some are written only for some studies); a scratch run
+        also finds it in the latest good edition or computes it (zoneindex.scratch)."""
+        if self.scratch is not None:
+            return self.scratch.provide(name, self)
         return self.table_path(name).exists()
 
     def read(self, name: str) -> pd.DataFrame:
         path = self.table_path(name)
-        if not path.exists():
+        if not self.has(name):
             raise InputError(f"stage table {name}.csv is missing: run the earlier notebooks first", file=path)
         return read_stage_table(path)
 
 
-TEXT_COLUMNS = ("entity", "code", "parent", "indicator", "check", "source", "flag", "unit", "note", "group")
-
-
-def read_stage_table(path: Path) -> pd.DataFrame:
-    """A stage table as written by RunContext.write. Only empty cells are missing ("NA" is Namibia's ISO
-    code, not a missing value); text columns stay text; an empty table reads as an empty frame."""
-    try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
-                            dtype={column: str for column in TEXT_COLUMNS})
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    for column in TEXT_COLUMNS:
-        if column in frame:
-            frame[column] = frame[column].fillna("")
-    return frame
-
-
 def open_run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en",
              previous_root: str | Path | None = None) -> RunContext:
-    """Validate notebook parameters and load the study; every notebook starts with this call."""
+    """Validate notebook parameters and load the study; every notebook starts with this call.
+
+    Run by ``zoneindex run``, whose staging folder is ``out_root``, the notebook writes the edition there. Run
+    any other way (by hand in JupyterLab, by nbclient or nbval, an executed copy from ``reports/`` whose
+    staging folder is gone) it is a scratch run: it writes only to ``scratch/<study>/<year>/`` under the
+    out-root and reads what it lacks from the latest good edition, read-only, or computes it
+    (:mod:`zoneindex.scratch`). No notebook can write into an edition, let alone a published one.
+    """
+    root = Path(out_root) if out_root else paths.default_out_root()
+    if paths.is_staging(root) and root.is_dir():
+        return edition_context(study, year, root, lang, previous_root)
+    definition, year = validated(study, year, lang)
+    home = scratch_home(out_root, previous_root)
+    out = paths.scratch_paths(study, year, home).make()
+    previous = Path(previous_root) if previous_root else out.out_root
+    return RunContext(definition, year, out, lang, previous, scratch=ScratchReads(definition, year, out.out_root))
+
+
+def edition_context(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en",
+                    previous_root: str | Path | None = None) -> RunContext:
+    """The validated parameters and the study, with the edition's own output folders under ``out_root``
+    (only ``zoneindex run`` and its staged notebooks write there)."""
+    definition, year = validated(study, year, lang)
+    out = paths.run_paths(study, year, out_root or None).make()
+    return RunContext(definition, year, out, lang, Path(previous_root) if previous_root else out.out_root)
+
+
+def validated(study: str, year: int | None, lang: str) -> tuple[Study, int]:
+    """The study definition and the edition year (``0``, ``""``, ``"latest"`` or None: the newest year with data),
+    or an InputError naming the bad parameter."""
     if study not in available_studies():
         raise InputError("unknown study", column="study", value=study, expected=f"one of {available_studies()}")
     definition = load_study(study)
-    year = definition.last_year if year in (None, "", 0, "0", "latest") else int(year)
+    year = latest_year(definition) if year in (None, "", 0, "0", "latest") else int(year)
     if not definition.first_year <= year:
         raise InputError("edition year before the study's first year", column="year", value=year,
                          expected=f">= {definition.first_year}")
@@ -103,8 +122,7 @@ def open_run(study: str, year: int | None = None, out_root: str | Path | None = 
                          expected=f">= {definition.base_year}")
     if lang not in ("en", "zh"):
         raise InputError("unknown language", column="lang", value=lang, expected="en or zh")
-    out = paths.run_paths(study, year, out_root or None).make()
-    return RunContext(definition, year, out, lang, Path(previous_root) if previous_root else out.out_root)
+    return definition, year
 
 
 def git_commit() -> str:
@@ -136,7 +154,8 @@ def manifest(ctx: RunContext, parameters: dict, timings: dict, staged: paths.Run
     return {
         "study": ctx.study.name, "edition": ctx.year, "parameters": parameters,
         "base_year": ctx.study.base_year, "years": [ctx.years.start, ctx.years.stop - 1],
-        "methods": ctx.study.methods, "seed": ctx.study.seed, "illustrative_inputs": ctx.study.illustrative,
+        "methods": ctx.study.methods, "definitions": definitions_in_use(ctx.study), "seed": ctx.study.seed,
+        "illustrative_inputs": ctx.study.illustrative,
         "git_commit": git_commit(), "python": platform.python_version(), "packages": versions,
         "inputs": {str(p.relative_to(paths.PROJECT_ROOT)): sha256_file(p) for p in input_files(ctx.study)},
         "outputs": {str(p.relative_to(staged.out_root)): sha256_file(p) for p in outputs
@@ -153,29 +172,44 @@ def write_manifest(ctx: RunContext, parameters: dict, timings: dict, staged: pat
 
 
 def swap_in(staged: paths.RunPaths, final: paths.RunPaths) -> None:
-    """Replace the final output folders with the staged ones, keeping the old until the new is in place."""
-    for new, old in zip(staged.folders(), final.folders()):
-        old.parent.mkdir(parents=True, exist_ok=True)
-        backup = old.with_name(old.name + ".previous")
-        if backup.exists():
-            shutil.rmtree(backup)
-        if old.exists():
-            old.rename(backup)
-        new.rename(old)
-        if backup.exists():
-            shutil.rmtree(backup)
+    """Replace the final output folders with the staged ones, keeping the old until the new is in place (in
+    journaled steps that the next run finishes or undoes after a kill: zoneindex.runguard)."""
+    runguard.swap_in(staged, final)
 
 
 def keep_failed_notebook(staged: paths.RunPaths, stage: str) -> Path:
-    """Move a failed notebook (the run's record of what went wrong) out of the staging folder."""
+    """Keep what a failed run computed, out of the staging folder and away from the last good edition:
+    ``reports/<study>/failed/<year>/`` gets every notebook executed up to the failure (the failed one
+    included: the run's record of what went wrong) and, under ``tables/``, the stage tables written so far.
+    Returns the failed notebook's new path."""
     out_root = staged.out_root.parent.parent  # staging lives in <out-root>/.staging/<run>
-    target = out_root / "reports" / staged.study / "failed" / str(staged.year) / f"{stage}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(staged.notebooks / f"{stage}.ipynb", target)
-    return target
+    folder = out_root / "reports" / staged.study / "failed" / str(staged.year)
+    if folder.exists():
+        shutil.rmtree(folder)  # one failed run's record, not a mixture of several
+    folder.mkdir(parents=True)
+    for notebook in sorted(staged.notebooks.glob("*.ipynb")):
+        shutil.move(notebook, folder / notebook.name)
+    if staged.processed.exists() and any(staged.processed.glob("*.csv")):
+        shutil.copytree(staged.processed, folder / "tables")
+    return folder / f"{stage}.ipynb"
 
 
-def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress: bool, timings: dict) -> None:
+# Run by the kernel as soon as it is up, while the study is checked: the figure workers' server starts
+# (it imports the plotting stack meanwhile) and the modules the notebooks use are imported once.
+KERNEL_STARTUP = ("from zoneindex import workers\nworkers.start()\n"
+                  "import pandas, IPython.display, zoneindex.pipeline, zoneindex.validate, zoneindex.uncertainty, "
+                  "zoneindex.revisions, zoneindex.figures, zoneindex.report\n")
+
+
+def notebook_kernel():
+    """The kernel every notebook of a run executes on (``runner.SharedKernel``), starting up from now on."""
+    from zoneindex.runner import SharedKernel
+
+    return SharedKernel(paths.NOTEBOOKS, startup=KERNEL_STARTUP)
+
+
+def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress: bool, timings: dict,
+                      kernel) -> None:
     import papermill as pm
     from tqdm.auto import tqdm
 
@@ -184,8 +218,9 @@ def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress
         bar.set_postfix_str(stage)
         started = time.perf_counter()
         try:
+            kernel.prepare()
             pm.execute_notebook(paths.NOTEBOOKS / f"{stage}.ipynb", staged.notebooks / f"{stage}.ipynb",
-                                parameters=parameters, kernel_name="python3", cwd=str(paths.NOTEBOOKS),
+                                parameters=parameters, kernel_name="python3", km=kernel.manager,
                                 progress_bar={"desc": stage, "leave": False} if progress else False,
                                 request_save_on_cell_execute=False, execution_timeout=1800)
         except pm.PapermillExecutionError as error:
@@ -193,6 +228,8 @@ def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress
             raise RuntimeError(f"notebook {stage} failed at cell {error.cell_index} ({error.ename}): "
                                f"{error.evalue}\nthe failed notebook is kept as {kept}; "
                                "the outputs of the last good run were left untouched") from None
+        finally:
+            kernel.close_clients()
         timings[stage] = round(time.perf_counter() - started, 3)
 
 
@@ -202,10 +239,19 @@ def run(study: str, year: int | None = None, out_root: str | Path | None = None,
 
     A published edition is refused unless ``force`` (then it is moved aside, see editions.guard_published).
     """
-    from zoneindex.editions import guard_published, snapshot_definition
-
     started = time.perf_counter()
-    final_ctx = open_run(study, year, out_root, lang)
+    final_ctx = edition_context(study, year, out_root, lang)
+    # one run of an edition at a time; a killed run's leftovers are tidied first (zoneindex.runguard)
+    with runguard.edition_lock(final_ctx.out), notebook_kernel() as kernel:  # it starts up while the study is checked
+        return _run_edition(final_ctx, kernel, lang, progress, force, started)
+
+
+def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force: bool, started: float
+                 ) -> paths.RunPaths:
+    study = final_ctx.study.name
+    timings: dict = {}
+    check_study(study, final_ctx.year)  # the whole definition and its raw files, in seconds, before any notebook
+    timings["check"] = round(time.perf_counter() - started, 3)
     final = final_ctx.out
     if not force:
         guard_published(final, force=False)  # refuse before doing any work
@@ -216,10 +262,10 @@ def run(study: str, year: int | None = None, out_root: str | Path | None = None,
     staged = paths.run_paths(study, final_ctx.year, staging_root).make()
     parameters = {"study": study, "year": final_ctx.year, "out_root": str(staging_root), "lang": lang,
                   "previous_root": str(final.out_root)}
-    timings: dict = {}
     try:
         snapshot_definition(final_ctx.study, staged)
-        execute_notebooks(STAGES, parameters, staged, progress, timings)
+        execute_notebooks(STAGES, parameters, staged, progress, timings, kernel)
+        kernel.close()  # the notebooks are done: its CPU goes to the write-up
         public_parameters = {**parameters, "out_root": str(final.out_root)}
         write_manifest(final_ctx, public_parameters, timings, staged)  # the results pack quotes it
         publish_outputs(final_ctx.study, staged, lang, timings)
@@ -236,6 +282,8 @@ def run(study: str, year: int | None = None, out_root: str | Path | None = None,
 
 def publish_outputs(study: Study, staged: paths.RunPaths, lang: str, timings: dict) -> None:
     """The write-up (HTML and PDF) from the executed notebooks, and the Excel results pack."""
+    # imported here: a notebook kernel imports this module too and needs neither (nbconvert and nbformat,
+    # through jsonschema, cost it a second)
     from zoneindex.export import write_results_workbook
     from zoneindex.report import build_methodology_html, build_methodology_pdf
 

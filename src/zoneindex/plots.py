@@ -4,11 +4,12 @@ Every plot function is pure: it takes pandas data and returns a Figure; ``save_f
 its caption. Figures are drawn at their print size, one column of a two-column page (8.5 cm) or, when
 their labels cannot fit a column, the full page width (17 cm), so a font size set here is the size on
 paper and no figure has to be shrunk to fit. Fonts and byte-stable output follow ecosystem.md §2.3 and §5.4.
+Text is measured and wrapped at print size by ``zoneindex.plot_text``; the figure sets of an edition
+(titles, captions, which figures a study gets) are ``zoneindex.figures``.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
+import colorsys
 from pathlib import Path
 
 import matplotlib as mpl
@@ -20,12 +21,12 @@ import seaborn as sns
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
 from zoneindex.errors import InputError
+from zoneindex.plot_text import fit_label, font_points, text_width, unwrap, wrap
 
-FONTS = ["Noto Sans CJK SC", "DejaVu Sans"]
+FONTS = {"en": ["DejaVu Sans", "Noto Sans CJK SC"], "zh": ["Noto Sans CJK SC", "DejaVu Sans"]}
 # Paul Tol's "muted" scheme: colour-blind safe, and none of its colours is black, which marks the overall index.
 PALETTE = ["#332288", "#CC6677", "#117733", "#88CCEE", "#DDCC77", "#AA4499", "#44AA99", "#882255", "#999933"]
 INDEX_COLOUR, REF_COLOUR = "#000000", "#777777"
@@ -41,30 +42,45 @@ _SMALLEST = {"en": 7.5, "zh": 8.0}
 
 
 def set_theme(lang: str = "en") -> None:
-    """Apply the house style: white grid, the CJK-capable font, and text sizes in print points."""
+    """Apply the house style: white grid, the language's font first (CJK for Chinese), text sizes in print points."""
     if lang not in _SMALLEST:
         raise InputError("unknown figure language", value=lang, expected='"en" or "zh"')
     small = _SMALLEST[lang]
     sizes = {"font.size": small + 0.5, "axes.labelsize": small + 0.5, "axes.titlesize": small + 1.5,
              "figure.titlesize": small + 1.5, "legend.title_fontsize": small,
              "xtick.labelsize": small, "ytick.labelsize": small, "legend.fontsize": small}
-    # The font must go through rc=: set_theme() resets font.sans-serif, so setting it earlier gives tofu.
+    # The language's font first, the other for the glyphs it lacks (so a PDF embeds CJK only where Chinese is drawn),
+    # through rc= (set_theme() resets fonts) and as font.family: matplotlib falls back only along that list.
     sns.set_theme(style="whitegrid", context="paper", font="sans-serif",
-                  rc={"font.sans-serif": FONTS, **sizes,
+                  rc={"font.family": FONTS[lang], "font.sans-serif": FONTS[lang], **sizes,
                       "axes.unicode_minus": False,  # ASCII minus, like the "+1.2"/"-0.8" labels printed on bars
                       "svg.hashsalt": "zoneindex",  # fixed clip-path/marker ids instead of random ones
                       "svg.fonttype": "path",  # glyphs as outlines: Chinese shows even where the font is absent
                       # Embedded font subsets: searchable text, and publishers reject Type 3. Noto CJK is CFF, which
                       # matplotlib writes as FontFile2 (matplotlib#20870); PDFium reads it fine, strict checkers may not.
-                      "pdf.fonttype": 42})
+                      # ps.fonttype: PDF font subsets are sized by it (3: 256 glyphs), each a parse of Noto CJK
+                      "pdf.fonttype": 42, "ps.fonttype": 42})
+
+
+EXTENDED = ["#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#AAAA00"]
+
+
+def palette(n: int) -> list[str]:
+    """``n`` distinct colours, none black: the nine muted, Tol's "light" (no pale grey), then golden-angle hues."""
+    colours, k = (PALETTE + EXTENDED)[:n], 0
+    while len(colours) < n:
+        r, g, b = colorsys.hls_to_rgb((0.61803398875 * k) % 1.0, 0.45 if k % 2 else 0.65, 0.55)
+        colours += [c for c in [f"#{round(255 * r):02X}{round(255 * g):02X}{round(255 * b):02X}"] if c not in colours]
+        k += 1
+    return colours
 
 
 def dimension_colours(codes: list[str]) -> dict[str, str]:
-    """Colour by position, so the same ordered codes get the same colours in every figure."""
-    if len(set(codes)) != len(codes) or len(codes) > len(PALETTE):
-        raise InputError("dimension codes must be unique and few enough for distinct colours", value=list(codes),
-                         expected=f"at most {len(PALETTE)} distinct codes")
-    return dict(zip(codes, PALETTE))
+    """Colour by position, so the same ordered codes get the same colours in every figure, for any number."""
+    if len(set(codes)) != len(codes):
+        raise InputError("dimension codes must be unique for distinct colours", value=list(codes),
+                         expected="each code once")
+    return dict(zip(codes, palette(len(codes))))
 
 
 def save_figure(fig: Figure, stem: Path, formats=FORMATS, caption: str | None = None) -> list[Path]:
@@ -90,11 +106,6 @@ def save_figure(fig: Figure, stem: Path, formats=FORMATS, caption: str | None = 
 def figure_title(fig: Figure) -> str:
     """The title drawn by the plot functions of this module, unwrapped."""
     return unwrap(fig.get_suptitle())
-
-
-def unwrap(text: str) -> str:
-    """Undo the line breaks of ``_wrap``: a break between Latin words took a space, one by a CJK character not."""
-    return re.sub(r"(.)\n(?=(.))", lambda m: m[1] + (" " if not (_wide(m[1]) or _wide(m[2])) else ""), text)
 
 
 def resolved_font_families(fig: Figure) -> set[str]:
@@ -127,61 +138,12 @@ def _font_chain(prop: fm.FontProperties) -> list:
     return chain or [fm.findfont(prop)]
 
 
-# --- measuring and wrapping text --------------------------------------------------------------------
-
-def _pt(key: str = "xtick.labelsize") -> float:
-    """An rc font size in points; the default is the smallest text of the theme (tick labels)."""
-    return fm.FontProperties(size=mpl.rcParams[key]).get_size_in_points()
-
-
-def _points(text: str, size: float) -> float:
-    """Width of the widest line of ``text`` in points, measured with the fonts (and glyph fallback) that draw it."""
-    return max(text_to_path.get_text_width_height_descent(line, fm.FontProperties(size=size), ismath=False)[0]
-               for line in text.split("\n"))
-
-
-def _wide(ch: str) -> bool:
-    """A full-width (CJK) character: lines may break before or after it without a space."""
-    return unicodedata.east_asian_width(ch) in "WF"
-
-
-def _wrap(text: str, width: float, size: float) -> str:
-    """Wrap to ``width`` points: matplotlib's own wrap=True only breaks at spaces, so never inside Chinese."""
-    lines, line = [], ""
-    for token in _tokens(text):
-        if line and _points(line + token, size) > width:
-            lines.append(line.rstrip())
-            line, token = "", token.lstrip()
-        line += token
-    return "\n".join(lines + [line])
-
-
-def _tokens(text: str) -> list[str]:
-    """Break points: each CJK character is a token, Latin words keep their leading space, and CJK
-    closing punctuation sticks to the character before it (a line never starts with "，")."""
-    wide = [_wide(ch) for ch in text]
-    tokens: list[str] = []
-    for i, ch in enumerate(text):
-        if i and ((not wide[i] and not wide[i - 1] and ch != " ") or ch in "，。；：、！？）》」"):
-            tokens[-1] += ch
-        else:
-            tokens.append(ch)
-    return tokens
-
-
-def _label(text: str, width: float, size: float | None = None) -> str:
-    """A label at most ``width`` points wide, in lines of about equal length (no lone word on the last line)."""
-    size = size or _pt()
-    total = _points(text, size)
-    return _wrap(text, total / np.ceil(total / width) + size, size)  # + 1 em: slack for the break points
-
+# --- shared layout -------------------------------------------------------------------------------------
 
 def _print_width(needed: float) -> float:
     """One column when ``needed`` points of content fit it, else the full page width."""
     return _WIDTH if needed <= _WIDTH * 72 else _PAGE
 
-
-# --- shared layout -------------------------------------------------------------------------------------
 
 def _with_legend_row(figsize: tuple[float, float], projection: str | None = None, width_ratios=(1,)):
     """Figure whose panels (sharing the y axis) sit above a flat, invisible row that will hold the legend.
@@ -199,13 +161,15 @@ def _with_legend_row(figsize: tuple[float, float], projection: str | None = None
 
 def _legend_below(fig: Figure, axes: list) -> None:
     handles, names = [sum(pair, []) for pair in zip(*(ax.get_legend_handles_labels() for ax in axes))]
-    size = _pt("legend.fontsize")
+    size = font_points("legend.fontsize")
     # As many columns as fit the figure width; an entry is its label plus 4.8 em of handle and gaps.
-    per_row = int(fig.get_figwidth() * 72 // (max(_points(n, size) for n in names) + 4.8 * size))
+    per_row = int(fig.get_figwidth() * 72 // (max(text_width(n, size) for n in names) + 4.8 * size))
     holder = fig.add_subplot(axes[0].get_subplotspec().get_gridspec()[1, :])
     holder.axis("off")
     holder.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1), ncols=min(len(names), max(1, per_row)),
                   frameon=False)
+    rows = -(-len(names) // min(len(names), max(1, per_row)))  # a long legend (many dimensions) adds its own height
+    fig.set_figheight(fig.get_figheight() + max(0, rows - 3) * 1.35 * size / 72)
 
 
 def _finish(fig: Figure, title: str, note: str | None, rows=None) -> Figure:
@@ -217,10 +181,10 @@ def _finish(fig: Figure, title: str, note: str | None, rows=None) -> Figure:
     round each glyph advance up to whole pixels (wider than the measured outline).
     """
     width = fig.get_figwidth() * 72 * 0.95
-    fig.suptitle(_wrap(title, width, _pt("figure.titlesize")), x=0.01, ha="left", fontweight="bold")
+    fig.suptitle(wrap(title, width, font_points("figure.titlesize")), x=0.01, ha="left", fontweight="bold")
     if note:
         # supxlabel, not fig.text: constrained layout reserves room for it under the legend.
-        fig.supxlabel(_wrap(note, width, _pt()), x=0.01, ha="left", fontsize=_pt(), color="#444444")
+        fig.supxlabel(wrap(note, width, font_points()), x=0.01, ha="left", fontsize=font_points(), color="#444444")
     if rows is not None:
         _fit_rows(fig, rows)
     return fig
@@ -233,7 +197,7 @@ def _fit_rows(fig: Figure, ax) -> None:
     rest, so with many rows or a long legend the row labels would run into each other.
     """
     lines = max(t.get_text().count("\n") + 1 for t in ax.get_yticklabels())
-    need = abs(np.diff(ax.get_ylim())[0]) * (1.2 * lines + 0.1) * _pt() / 72  # inches
+    need = abs(np.diff(ax.get_ylim())[0]) * (1.2 * lines + 0.1) * font_points() / 72  # inches
     fig.draw_without_rendering()
     have = ax.get_window_extent().height / fig.dpi
     if have < need:
@@ -242,7 +206,7 @@ def _fit_rows(fig: Figure, ax) -> None:
 
 def _row_labels(ax, y, names: list[str], share: float = 0.4) -> None:
     """Category labels on the y axis, wrapped to ``share`` of the figure width."""
-    ax.set_yticks(y, [_label(n, share * ax.figure.get_figwidth() * 72) for n in names])
+    ax.set_yticks(y, [fit_label(n, share * ax.figure.get_figwidth() * 72) for n in names])
     ax.grid(axis="y", visible=False)
 
 
@@ -295,7 +259,7 @@ def plot_index_over_time(scores: pd.DataFrame, codes: list[str], labels: dict[st
         ax.axhline(100, color=REF_COLOUR, ls=":", lw=0.8, zorder=1)
         # Language-neutral marker of the normalisation, so no translated string is needed.
         ax.annotate(f"{base_year} = 100", (base_year, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
-                    textcoords="offset points", ha="left", va="top", fontsize=_pt(), color=REF_COLOUR)
+                    textcoords="offset points", ha="left", va="top", fontsize=font_points(), color=REF_COLOUR)
     _year_axis(ax)
     _legend_below(fig, [ax])
     return _finish(fig, title, note)
@@ -309,7 +273,7 @@ def plot_growth(changes: pd.Series, labels: dict[str, str], colours: dict[str, s
     y = np.arange(len(changes))
     fig, ax = plt.subplots(figsize=(_WIDTH, 0.9 + 0.32 * len(y)), layout="constrained")
     bars = ax.barh(y, changes, height=0.65, color=[colours.get(c, INDEX_COLOUR) for c in changes.index], zorder=2)
-    ax.bar_label(bars, labels=[f"{v:+.1f}%" for v in changes], padding=2, fontsize=_pt())
+    ax.bar_label(bars, labels=[f"{v:+.1f}%" for v in changes], padding=2, fontsize=font_points())
     ax.axvline(0, color=REF_COLOUR, lw=0.8, zorder=1)
     _row_labels(ax, y, [labels.get(c, c) for c in changes.index])
     ax.invert_yaxis()
@@ -336,8 +300,9 @@ def plot_radar(values: pd.DataFrame, labels: dict[str, str], title: str, note: s
         r = np.append(col.to_numpy(float), col.iloc[0])
         ax.plot(closed, r, color=shade, lw=1.4, label=str(name))
         ax.fill(closed, r, color=shade, alpha=0.12)
-    # A fifth of the width per label leaves the circle about half the figure.
-    ax.set_xticks(angles, [_label(labels.get(c, c), 0.2 * _WIDTH * 72) for c in values.index])
+    # A fifth of the width per label leaves the circle about half the figure; beyond 12 spokes, the short codes.
+    ax.set_xticks(angles, [fit_label(labels.get(c, c) if len(values) <= 12 else str(c), 0.2 * _WIDTH * 72)
+                           for c in values.index])
     # Labels left/right of the circle grow outwards instead of over the polygons.
     for tick, a in zip(ax.get_xticklabels(), np.sin(angles)):
         tick.set_horizontalalignment("left" if a > 0.1 else "right" if a < -0.1 else "center")
@@ -367,7 +332,7 @@ def plot_waterfall(contributions: pd.Series, start: float, labels: dict[str, str
     fig, ax = plt.subplots(figsize=(_WIDTH, 0.9 + 0.32 * len(y)), layout="constrained")
     bars = ax.barh(y, widths, left=lefts, height=0.65, zorder=2,
                    color=[colours[c] for c in contributions.index] + [INDEX_COLOUR])
-    ax.bar_label(bars, labels=[f"{h:+.1f}" for h in steps] + [f"{ends[-1]:.1f}"], padding=2, fontsize=_pt())
+    ax.bar_label(bars, labels=[f"{h:+.1f}" for h in steps] + [f"{ends[-1]:.1f}"], padding=2, fontsize=font_points())
     # Dashed connectors show where the next bar starts.
     ax.vlines(ends, y[:-1] + 0.325, y[1:] - 0.325, color=REF_COLOUR, lw=0.8, ls="--", zorder=1)
     ax.axvline(start, color=REF_COLOUR, lw=0.8, ls=":", zorder=1)
@@ -386,12 +351,12 @@ def plot_heatmap(matrix: pd.DataFrame, title: str, note: str | None = None, cmap
     One column wide unless the row labels leave too little room, then the page width. Cells carry their
     values only where the numbers fit at the smallest text size; column labels thin out when crowded.
     """
-    size, (rows, cols) = _pt(), matrix.shape
+    size, (rows, cols) = font_points(), matrix.shape
     # Few rows have height to spare for two-line labels; with many, that would make the figure too tall.
-    names = [_label(str(n), 0.3 * _WIDTH * 72) if rows <= 12 else str(n) for n in matrix.index]
+    names = [fit_label(str(n), 0.3 * _WIDTH * 72) if rows <= 12 else str(n) for n in matrix.index]
     # Columns narrower than an upright label still read as a colour strip when they are years (labels thin out).
     narrowest = 0.5 * size if all(isinstance(c, (int, np.integer)) for c in matrix.columns) else 1.3 * size
-    width = _print_width(_points("\n".join(names), size) + 20 + cols * narrowest)  # 20 pt: tick pad and margins
+    width = _print_width(text_width("\n".join(names), size) + 20 + cols * narrowest)  # 20 pt: tick pad and margins
     row_height = (1.2 * max(n.count("\n") + 1 for n in names) + 0.2) * size
     fig, ax = plt.subplots(figsize=(width, (rows * row_height + 150) / 72), layout="constrained")
     sns.heatmap(matrix.set_axis(names), ax=ax, cmap=cmap, center=center, linewidths=0.4, linecolor="white",
@@ -411,7 +376,7 @@ def _annotate_cells(ax, matrix: pd.DataFrame, pitch: float, size: float) -> None
     values = matrix.to_numpy(float)
     # Index-scale values (~100) need no decimals; small ones (ratios, z-scores) need one.
     fmt = ".0f" if np.nanmax(np.abs(values), initial=0) >= 100 else ".1f"
-    if pitch < _points(f"{np.nanmax(values):{fmt}}", size) + 3 or values.size > 600:
+    if pitch < text_width(f"{np.nanmax(values):{fmt}}", size) + 3 or values.size > 600:
         return
     mesh = ax.collections[0]
     for (i, j), value in np.ndenumerate(values):
@@ -425,7 +390,7 @@ def _column_labels(ax, columns: list, pitch: float, size: float) -> None:
     """Labels on top of a grid's columns: all if they fit level or upright, else every 2nd/5th/10th one (years:
     the round ones). ``pitch`` is the column width in points."""
     texts = [str(c) for c in columns]
-    widest = max(_points(t, size) for t in texts) + size / 2  # half an em between neighbours
+    widest = max(text_width(t, size) for t in texts) + size / 2  # half an em between neighbours
     steps = (1, 2, 5, 10, 20, 50)
     flat, upright = (next((k for k in steps if k * pitch >= span), 100) for span in (widest, 1.3 * size))
     step = min(flat, upright)  # whichever shows more labels; level, when that shows as many
@@ -445,7 +410,7 @@ def plot_framework(weights: pd.DataFrame, labels: dict[str, str], colours: dict[
     """
     parents = weights.set_index("code")["parent"].fillna("")
     nodes = _tree_order(parents)
-    size, indent = _pt(), _pt()  # one em per level
+    size, indent = font_points(), font_points()  # one em per level
     width, room, names = _tree_names([(labels.get(c, c), d) for c, d in nodes], indent)
     lines = np.array([n.count("\n") + 1 for n in names])
     y = np.cumsum(lines) - lines / 2  # row centres, in lines from the top
@@ -473,11 +438,11 @@ def _tree_names(named: list[tuple[str, int]], indent: float) -> tuple[float, flo
     One column, the names wrapped beside 90 pt for a bar and its "12.5%"; if that wraps many names, as wide
     as one-line names and 150 pt of bars need, up to the page width.
     """
-    size = _pt()
-    one_line = max(depth * indent + _points(name, size) for name, depth in named)
+    size = font_points()
+    one_line = max(depth * indent + text_width(name, size) for name, depth in named)
     for width, bars in ((_WIDTH, 90), (min(_PAGE, (one_line + 150) / 72), 150)):
         room = min(one_line, width * 72 - bars)
-        names = [_label(name, room - depth * indent) for name, depth in named]
+        names = [fit_label(name, room - depth * indent) for name, depth in named]
         if sum(n.count("\n") + 1 for n in names) <= 1.15 * len(named):
             break
     return width, room, names
@@ -632,240 +597,3 @@ def plot_sobol(indices: pd.DataFrame, title: str, *, lang: str = "en", note: str
     ax.set_xlabel(TEXT["sobol"][lang])
     _legend_below(fig, [ax])
     return _finish(fig, title, note, rows=ax)
-
-
-# --- the visualize stage: the figure set of one edition -------------------------------------------
-
-FIGURE_TITLES = {
-    "index_over_time": {"en": "{index} and its dimensions", "zh": "{index}及各维度"},
-    "growth": {"en": "Change {base}–{last} by dimension", "zh": "{base}—{last}年各维度变化"},
-    "radar": {"en": "{entity}: {a} and {b}", "zh": "{entity}：{a}与{b}"},
-    "radar_entities": {"en": "{entity} and the median of all entities, {last}",
-                       "zh": "{entity}与全部主体中位数（{last}年）"},
-    "waterfall": {"en": "Contributions to the change {base}–{last} (points)", "zh": "{base}—{last}年变化的贡献（点）"},
-    "heatmap": {"en": "{entity}: normalised indicator scores", "zh": "{entity}：各指标标准化得分"},
-    "heatmap_entities": {"en": "Scores by entity, {last}", "zh": "各主体得分（{last}年）"},
-    "ranked_bars": {"en": "{index}, {last}", "zh": "{index}（{last}年）"},
-    "framework": {"en": "{index}: framework and effective weights", "zh": "{index}：指标体系与有效权重"},
-}
-CAPTIONS = {
-    "index_over_time": {"en": "{index} of {entity} and its {n} dimensions, {start}–{last}{rebased}.",
-                        "zh": "{entity}{index}及其{n}个维度，{start}—{last}年{rebased}。"},
-    "growth": {"en": "Change of each dimension of {index} for {entity} from {base} to {last}, in per cent of its "
-                     "{base} value; the overall index in black.",
-               "zh": "{entity}{index}各维度{base}—{last}年的变化，以{base}年数值的百分比表示；黑色为总指数。"},
-    "radar": {"en": "Scores of {entity} on the components of {index} in {a} (light) and {b} (dark).",
-              "zh": "{entity}{index}各组成部分{a}年（浅色）与{b}年（深色）的得分。"},
-    "radar_entities": {"en": "Scores of {entity} on the components of {index} in {last} (dark), against the median "
-                             "of all {entities} entities (light).",
-                       "zh": "{last}年{entity}{index}各组成部分的得分（深色）与全部{entities}个主体的中位数（浅色）。"},
-    "waterfall": {"en": "Contribution of each dimension to the change of {index} for {entity} from {base} to {last}, "
-                        "in index points; the black bar runs from the {base} value to the {last} value.",
-                  "zh": "{entity}{index}{base}—{last}年变化中各维度的贡献（指数点）；黑色柱为{base}年至{last}年的总变化。"},
-    "heatmap": {"en": "Normalised scores of the {indicators} indicators of {index} for {entity}, "
-                      "{start}–{last}{rebased}.",
-                "zh": "{entity}{index}{indicators}项指标的标准化得分，{start}—{last}年{rebased}。"},
-    "heatmap_entities": {"en": "Scores of all {entities} entities on the components of {index} in {last}, entities "
-                               "ordered by the index.",
-                         "zh": "{last}年全部{entities}个主体在{index}各组成部分上的得分，按指数高低排列。"},
-    "ranked_bars": {"en": "{index} of all {entities} entities in {last}, ranked{stacked}; {entity} in bold.",
-                    "zh": "{last}年全部{entities}个主体的{index}排名{stacked}；{entity}以粗体标出。"},
-    "framework": {"en": "Framework of {index}: {indicators} indicators in {levels} levels; each bar is the node's "
-                        "effective weight in the index (%).",
-                  "zh": "{index}指标体系：共{levels}层、{indicators}项指标；条形为各节点在指数中的有效权重（%）。"},
-}
-CAPTION_PARTS = {
-    "rebased": {"en": " ({base} = 100)", "zh": "（{base}年 = 100）"},
-    "stacked": {"en": ", each bar split into the points each dimension contributes",
-                "zh": "，每根柱按各维度贡献的分值分段"},
-}
-ILLUSTRATIVE_NOTE = {"en": "Illustrative data, not official statistics: values generated to demonstrate the method.",
-                     "zh": "示意数据，非官方统计：数值为演示方法而生成。"}
-
-
-def edition_figures(ctx, languages=None) -> pd.DataFrame:
-    """Draw and save the figure set of an edition, in the run's language unless ``languages`` are given;
-    one row per figure and language, with its title, files and caption.
-
-    A time series (several years) gets the index and its dimensions over time, the growth of each dimension
-    since the base (or first) year, a radar of that year and the latest, the contribution waterfall when
-    there is a base year, and a heatmap of indicator scores by year. A single-year cross-section gets a
-    radar of the focus entity against the median and a heatmap of the level below the index by entity.
-    Both get the framework diagram and, with 2 to 80 entities, the ranked bar chart.
-    """
-    edition = _Edition(ctx)
-    rows = []
-    for lang in languages or (ctx.lang,):
-        set_theme(lang)
-        for name in edition.figure_names():
-            fig, caption = edition.draw(name, lang)
-            title = figure_title(fig)
-            files = save_figure(fig, ctx.out.figures / f"{name}_{lang}", caption=caption)
-            rows.append({"figure": name, "lang": lang, "title": title, "illustrative": edition.illustrative,
-                         "files": ", ".join(p.name for p in files), "caption": caption})
-    return pd.DataFrame(rows)
-
-
-class _Edition:
-    """The stage tables of one edition, read once, and one method per figure returning (figure, caption)."""
-
-    def __init__(self, ctx):
-        self.study, self.fw = ctx.study, ctx.study.framework
-        self.scores = ctx.read("scores")
-        self.weights = ctx.read("weights")
-        self.contributions = ctx.read("contributions") if self.study.base_year is not None else None
-        self.entity = self.study.config.get("focus_entity") or self.scores["entity"].iloc[0]
-        self.own = self.scores[self.scores["entity"] == self.entity]
-        self.dimensions = self.fw.level_codes(self.fw.max_level - 1)
-        self.axes = _radar_level(self.fw)
-        self.colours = dimension_colours(self.dimensions)  # the one colour map of every figure
-        self.years = sorted(self.own.loc[self.own["code"] == self.fw.root].dropna(subset=["value"])["year"])
-        self.base = self.study.base_year if self.study.base_year is not None else self.years[0]
-        self.last = self.years[-1]
-        self.latest = self.scores[self.scores["year"] == self.last]
-        self.illustrative = bool(self.scores["illustrative"].any())
-        # the validate stage's 5-95 % rank ranges, drawn beside the ranked bars of a cross-section
-        self.rank_ranges = ctx.read("uncertainty_ranks") if ctx.has("uncertainty_ranks") else None
-
-    def figure_names(self) -> list[str]:
-        series, entities = len(self.years) > 1, self.latest["entity"].nunique()
-        wanted = {"index_over_time": series, "growth": series, "radar": True,
-                  "waterfall": self.contributions is not None, "heatmap": True, "ranked_bars": 1 < entities <= 80,
-                  "framework": True}
-        return [name for name, ok in wanted.items() if ok]
-
-    def draw(self, name: str, lang: str) -> tuple[Figure, str]:
-        labels = {**self.fw.labels(lang), "total": TEXT["total"][lang], "median": TEXT["median_all"][lang]}
-        base = self.study.base_year
-        text = {"index": labels[self.fw.root], "entity": self.entity, "start": self.years[0], "last": self.last,
-                "base": self.base, "a": self.base, "b": self.last, "n": len(self.dimensions),
-                "entities": self.latest["entity"].nunique(), "indicators": len(self.fw.indicators),
-                "levels": self.fw.max_level, "stacked": "",
-                "rebased": CAPTION_PARTS["rebased"][lang].format(base=base) if base is not None else ""}
-        note = ILLUSTRATIVE_NOTE[lang] if self.illustrative else None
-        fig, key = getattr(self, f"_{name}")(labels, text, lang, note)
-        caption = CAPTIONS[key][lang].format(**text)
-        return fig, caption + ("" if note is None else ("" if lang == "zh" else " ") + note)
-
-    def _index_over_time(self, labels, text, lang, note):
-        title = FIGURE_TITLES["index_over_time"][lang].format(**text)
-        return plot_index_over_time(self.own, [self.fw.root, *self.dimensions], labels, self.colours,
-                                    self.study.base_year, title, note), "index_over_time"
-
-    def _growth(self, labels, text, lang, note):
-        codes = [self.fw.root, *self.dimensions]
-        wide = self.own[self.own["code"].isin(codes)].pivot(index="year", columns="code", values="value")
-        changes = 100 * (wide.loc[self.last, codes] / wide.loc[self.base, codes] - 1)
-        return plot_growth(changes, labels, self.colours, FIGURE_TITLES["growth"][lang].format(**text), note), "growth"
-
-    def _radar(self, labels, text, lang, note):
-        if len(self.years) > 1:
-            values = self.own[self.own["code"].isin(self.axes) & self.own["year"].isin([self.base, self.last])].pivot(
-                index="code", columns="year", values="value").loc[self.axes]
-            key = "radar"
-        else:
-            wide = self.latest[self.latest["code"].isin(self.axes)].pivot(index="code", columns="entity",
-                                                                           values="value").loc[self.axes]
-            # The entity last, so it is drawn darkest, as "now" is in the time series.
-            values = pd.DataFrame({labels["median"]: wide.median(axis=1), self.entity: wide[self.entity]})
-            key = "radar_entities"
-        return plot_radar(values, labels, FIGURE_TITLES[key][lang].format(**text), note), key
-
-    def _waterfall(self, labels, text, lang, note):
-        change = self.contributions[(self.contributions["entity"] == self.entity)
-                                    & (self.contributions["year"] == self.last)].set_index("code")
-        start = self.own[(self.own["code"] == self.fw.root) & (self.own["year"] == self.base)]["value"].iloc[0]
-        title = FIGURE_TITLES["waterfall"][lang].format(**text)
-        return plot_waterfall(change.loc[self.dimensions, "to_index"], start, labels, self.colours, title,
-                              note), "waterfall"
-
-    def _heatmap(self, labels, text, lang, note):
-        center = 100.0 if self.study.base_year is not None else None
-        if len(self.years) > 1:
-            matrix = self.own[self.own["level"] == 1].pivot(index="code", columns="year", values="value")
-            matrix, key = matrix.loc[self.fw.indicators].rename(index=labels), "heatmap"
-        else:  # entities down the side, ordered by the index: 50+ entities fit a column only as rows
-            order = self.latest[self.latest["code"] == self.fw.root].sort_values("value", ascending=False)["entity"]
-            matrix = self.latest[self.latest["code"].isin(self.axes)].pivot(index="entity", columns="code",
-                                                                             values="value")
-            matrix, key = matrix.loc[order, self.axes].rename(columns=labels), "heatmap_entities"
-        return plot_heatmap(matrix, FIGURE_TITLES[key][lang].format(**text), note, center=center), key
-
-    def _ranked_bars(self, labels, text, lang, note):
-        wide = self.latest.pivot(index="entity", columns="code", values="value")
-        relative = self.weights.set_index("code")["relative_weight"]
-        # Dimension points add up to the index only for an arithmetic top level on unrebased scores.
-        stacked = (aggregate_method(self.study, self.fw.max_level) == "arithmetic"
-                   and not self.study.methods.get("rebase"))
-        values = wide[self.dimensions] * relative[self.dimensions] if stacked else wide[[self.fw.root]]
-        text["stacked"] = CAPTION_PARTS["stacked"][lang] if stacked else ""
-        title = FIGURE_TITLES["ranked_bars"][lang].format(**text)
-        intervals = None
-        if self.rank_ranges is not None and len(self.rank_ranges):
-            ranges = self.rank_ranges[(self.rank_ranges["code"] == self.fw.root) & (self.rank_ranges["year"] == self.last)]
-            intervals = ranges.rename(columns={"q05_rank": "q05", "q95_rank": "q95"})[["entity", "q05", "q95"]]
-        return plot_ranked_bars(values, labels, self.colours, title, self.entity, note, intervals=intervals,
-                                interval_kind="rank", lang=lang), "ranked_bars"
-
-    def _framework(self, labels, text, lang, note):
-        title = FIGURE_TITLES["framework"][lang].format(**text)
-        return plot_framework(self.weights, labels, self.colours, title, note), "framework"
-
-
-def _radar_level(framework) -> list[str]:
-    """The highest level below the index with at least three nodes (a radar needs three axes)."""
-    for level in range(framework.max_level - 1, 0, -1):
-        if len(framework.level_codes(level)) >= 3:
-            return framework.level_codes(level)
-    return framework.indicators
-
-
-def aggregate_method(study, level: int) -> str:
-    """The aggregation method of ``level`` (imported late: plotting needs no aggregation code otherwise)."""
-    from zoneindex.aggregate import method_for_level
-    return method_for_level(study.methods["aggregation"], level)[0]
-
-
-UNCERTAINTY_TEXT = {
-    "bands_time": {"en": "{index}, {entity}: 5–95 % range over {runs} method combinations",
-                   "zh": "{index}（{entity}）：{runs}种方法组合下的5%–95%区间"},
-    "bands_ranks": {"en": "{index} ranks, {year}: 5–95 % range over {runs} method combinations",
-                    "zh": "{index}排名（{year}年）：{runs}种方法组合下的5%–95%区间"},
-    "sobol": {"en": "What the {target} depends on: Sobol indices", "zh": "{target}的敏感性：Sobol指数"},
-    "target": {"value": {"en": "index value", "zh": "指数值"}, "change": {"en": "change since the base year",
-               "zh": "相对基年的变化"}, "rank_shift": {"en": "mean rank shift", "zh": "平均排名变动"}},
-}
-
-
-def uncertainty_figures(ctx, summary: pd.DataFrame, ranks: pd.DataFrame | None, indices: pd.DataFrame,
-                        runs: int, languages=None) -> pd.DataFrame:
-    """The validate stage's figures: the uncertainty range of the index (over the years for the focus
-    entity, or of every entity's rank for a cross-section) and the Sobol indices of the main target
-    (the change since the base year, else the mean rank shift, else the index value)."""
-    study, fw = ctx.study, ctx.study.framework
-    entity = study.config.get("focus_entity") or summary["entity"].iloc[0]
-    years = sorted(summary["year"].unique())
-    target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
-    note_needed = bool(ctx.read("scores")["illustrative"].any())
-    rows = []
-    for lang in languages or (ctx.lang,):
-        set_theme(lang)
-        note = ILLUSTRATIVE_NOTE[lang] if note_needed else None
-        text = {"index": fw.name(fw.root, lang), "entity": entity, "runs": runs, "year": years[-1],
-                "target": UNCERTAINTY_TEXT["target"][target][lang]}
-        if len(years) > 1 or ranks is None or ranks.empty:
-            own = summary[(summary["entity"] == entity) & (summary["code"] == fw.root)]
-            title = UNCERTAINTY_TEXT["bands_time"][lang].format(**text)
-            bands = plot_uncertainty_bands(own, title, lang=lang, note=note)
-        else:
-            latest = ranks[(ranks["code"] == fw.root) & (ranks["year"] == years[-1])]
-            latest = latest.rename(columns={"nominal_rank": "nominal", "median_rank": "median",
-                                            "q05_rank": "q05", "q95_rank": "q95"})
-            title = UNCERTAINTY_TEXT["bands_ranks"][lang].format(**text)
-            bands = plot_uncertainty_bands(latest, title, lang=lang, note=note, ascending=True)
-        sobol_title = UNCERTAINTY_TEXT["sobol"][lang].format(**text)
-        sobol = plot_sobol(indices[indices["target"] == target], sobol_title, lang=lang, note=note)
-        for name, fig, title in (("uncertainty", bands, title), ("sobol", sobol, sobol_title)):
-            files = save_figure(fig, ctx.out.figures / f"{name}_{lang}", caption=title + (f" {note}" if note else ""))
-            rows.append({"figure": name, "lang": lang, "title": title, "files": ", ".join(p.name for p in files)})
-    return pd.DataFrame(rows)

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
-import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
 from markupsafe import Markup
-from nbconvert import HTMLExporter
 
 from zoneindex.errors import InputError
 
@@ -65,6 +63,8 @@ def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang
     """
     if not notebooks:
         raise InputError("no notebooks to build the methodology from", expected="at least one executed notebook")
+    from nbconvert import HTMLExporter  # here: the summary notebook imports this module, and nbconvert costs ~1 s
+
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, exclude_anchor_links=True, embed_images=True)
     body = "\n".join(_render(exporter, Path(path), index) for index, path in enumerate(notebooks))
@@ -80,6 +80,8 @@ def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang
 
 def _render(exporter: HTMLExporter, path: Path, index: int) -> str:
     """The HTML of one notebook's kept cells (no page around it)."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     formulas: list[str] = []
     kept = []
@@ -317,6 +319,7 @@ SUMMARY_TEXT = {
         "rank_band": "Across {runs} combinations of the uncertain modelling choices, {entity}'s rank lies between "
                      "{q05:.0f} and {q95:.0f} (5–95 %).",
         "sobol": "The result depends most on the choice of {input} (total Sobol index {st:.2f}).",
+        "sobol_open": "The Sobol estimate for {input} is outside [0, 1]: not converged (more design rows are needed).",
         "shift": "Under the alternative method sets, entities move by {low:.1f} to {high:.1f} ranks on average.",
         "checks": "Validation: {passed} of {checks} checks passed{failed}.",
         "reference": " Published values reproduced: {value}.",
@@ -333,6 +336,7 @@ SUMMARY_TEXT = {
         "rise": "，其中{p:.0%}的组合显示其较{base}年上升",
         "rank_band": "在{runs}种不确定的方法选择组合下，{entity}的排名位于第{q05:.0f}至第{q95:.0f}位之间（5%–95%）。",
         "sobol": "结果对{input}的选择最为敏感（总Sobol指数 {st:.2f}）。",
+        "sobol_open": "{input}的Sobol估计值超出[0, 1]：尚未收敛（需要更多设计样本）。",
         "shift": "在各备选方法组合下，对象的平均排名变动为{low:.1f}至{high:.1f}位。",
         "checks": "验证：{checks}项检查中{passed}项通过{failed}。",
         "reference": "已复现的公开数值：{value}。",
@@ -412,5 +416,8 @@ def _uncertainty_sentences(tables, text, fw, entity, last, facts, runs) -> list[
     if indices is not None and len(indices):
         target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
         top = indices[indices["target"] == target].sort_values("ST", ascending=False).iloc[0]
-        lines.append(text["sobol"].format(input=top["input"], st=top["ST"]))
+        if 0 <= top["ST"] <= 1 and 0 <= top["S1"] <= 1:                 # outside [0, 1]: never a headline
+            lines.append(text["sobol"].format(input=top["input"], st=top["ST"]))
+        else:
+            lines.append(text["sobol_open"].format(input=top["input"]))
     return lines

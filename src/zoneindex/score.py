@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from zoneindex import aggregate, normalise as normalisation, weight as weighting
-from zoneindex.aggregate import Aggregation
-from zoneindex.clean import clean_study, to_wide
-from zoneindex.framework import Framework, Study
+from zoneindex import aggregate, kernel, normalise as normalisation, weight as weighting
+from zoneindex.cells import to_wide
+from zoneindex.clean import NOT_APPLICABLE, clean_study
+from zoneindex.framework import Framework
 from zoneindex.normalise import base_rows, normalise
+from zoneindex.schema import merged_methods
+from zoneindex.study import Study, describe_definitions
 from zoneindex.weight import nominal_weights, weights_table
 
 
@@ -27,20 +30,22 @@ class ScoreResult:
     contributions: pd.DataFrame | None
     weights: pd.DataFrame
     wide: pd.DataFrame
+    flags: pd.DataFrame | None = None   # entity, year, code, flag: n/a nodes and imputed aggregates (score_flags)
 
 
 def illustrative_reach(flags: pd.DataFrame, framework: Framework, base_year: int | None) -> pd.DataFrame:
-    """Which node values an illustrative input reaches (rows = entity-year, columns = every node)."""
+    """Which node values an illustrative input reaches (rows = entity-year, columns = every node): a node is
+    reached when any indicator below it is, in the row or in the entity's base-year row."""
     reach = flags.astype(bool)
     if base_year is not None:
         reach = reach | base_rows(reach, base_year).fillna(False).astype(bool)
-    out = {code: reach[code] for code in framework.indicators}
-    for code in framework.codes:
-        if code in out:
-            continue
-        leaves = [c for c in framework.indicators if code in framework.ancestors(c)]
-        out[code] = reach[leaves].any(axis=1)
-    return pd.DataFrame(out, index=flags.index)[framework.codes]
+    tree = kernel.Tree.of(framework)
+    out = np.zeros((len(reach), len(tree.codes)), dtype=bool)
+    out[:, tree.column >= 0] = reach[list(np.array(tree.codes)[tree.column >= 0])].to_numpy()
+    for nodes in tree.levels:
+        for node in nodes:
+            out[:, node.position] = out[:, node.children].any(axis=1)
+    return pd.DataFrame(out, index=flags.index, columns=list(tree.codes))
 
 
 def to_long(wide: pd.DataFrame, framework: Framework, reach: pd.DataFrame) -> pd.DataFrame:
@@ -51,26 +56,134 @@ def to_long(wide: pd.DataFrame, framework: Framework, reach: pd.DataFrame) -> pd
     return long
 
 
-def score(study: Study, clean: pd.DataFrame) -> ScoreResult:
+FLAG_COLUMNS = ["entity", "year", "code", "level", "flag"]
+
+
+def applicability(clean: pd.DataFrame, framework: Framework, index: pd.MultiIndex) -> np.ndarray | None:
+    """rows × indicators, False where the clean table flags a cell not applicable; None when none is."""
+    na = clean["flag"].str.contains(NOT_APPLICABLE, regex=False)
+    if not na.any():
+        return None
+    mask = (clean.assign(na=na).pivot(index=["entity", "year"], columns="indicator", values="na")
+            .reindex(index=index, columns=framework.indicators).fillna(False))
+    return ~mask.to_numpy(dtype=bool)
+
+
+def aggregate_groups(study: Study, index: pd.MultiIndex, entities: pd.DataFrame | None = None) -> np.ndarray | None:
+    """Each row's entity group for imputed aggregates (``methods.aggregation.impute_missing.group``)."""
+    group = (study.methods["aggregation"].get("impute_missing") or {}).get("group")
+    if not group:
+        return None
+    from zoneindex.impute import entity_groups
+    from zoneindex.ingest import read_entities
+
+    groups = entity_groups(entities if entities is not None else read_entities(study), group)
+    return index.get_level_values("entity").map(groups).to_numpy(dtype=object)
+
+
+def node_flags(result: kernel.Aggregated, framework: Framework, index: pd.MultiIndex, group: str | None) -> pd.DataFrame:
+    """The nodes that do not apply (flag ``not-applicable``, shown as n/a) and the aggregates imputed
+    (``imputed:aggregate-mean``)."""
+    tree, parts = result.tree, []
+    if result.applicable is not None:
+        node, row = np.nonzero(~result.applicable)
+        parts.append(pd.DataFrame({"entity": index.get_level_values("entity")[row],
+                                   "year": index.get_level_values("year")[row],
+                                   "code": np.array(tree.codes)[node], "flag": NOT_APPLICABLE}))
+    if result.imputed is not None:
+        slot, row = np.nonzero(result.imputed[:, :, 0])
+        parts.append(pd.DataFrame({"entity": index.get_level_values("entity")[row],
+                                   "year": index.get_level_values("year")[row],
+                                   "code": np.array(tree.codes)[tree.aggregates[slot]],
+                                   "flag": "imputed:aggregate-mean" + (f":{group}" if group else "")}))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FLAG_COLUMNS)
+    frame["level"] = frame["code"].map(framework.table["level"])
+    return frame[FLAG_COLUMNS]
+
+
+def shown(table: pd.DataFrame, flags: pd.DataFrame | None, names: dict | None = None) -> pd.DataFrame:
+    """A table of values (rows = entity or year, columns = codes or names) with "n/a" where the node does
+    not apply, for display (the stored tables keep the missing value)."""
+    if flags is None or flags.empty or NOT_APPLICABLE not in set(flags["flag"]):
+        return table
+    na = flags[flags["flag"] == NOT_APPLICABLE]
+    out = table.astype(object)
+    rename = names or {}
+    axis_name = table.index.name
+    for row in na.itertuples():
+        key = row.entity if axis_name == "entity" else row.year
+        column = rename.get(row.code, row.code)
+        if key in out.index and column in out.columns and (axis_name == "entity" or len(set(na["entity"])) == 1):
+            out.at[key, column] = "n/a"
+    return out
+
+
+def score(study: Study, clean: pd.DataFrame, node_weights: dict | None = None,
+          entities: pd.DataFrame | None = None) -> ScoreResult:
+    """Normalise, weight and aggregate the clean table with the study's methods; ``node_weights``
+    (code -> raw weight) replaces the weighting method's weight of those nodes (the what-if API).
+    Cells flagged not applicable are n/a, not missing; ``entities`` (the entities table) gives the groups
+    of imputed aggregates (read from the raw files when not given)."""
     fw, methods = study.framework, study.methods
     matrix = to_wide(clean, fw)
     norm_spec = dict(methods["normalisation"])
     normalised = normalise(matrix, fw, study.base_year, norm_spec.pop("method"), **norm_spec)
     weight_spec = dict(methods["weights"])
     nominal = nominal_weights(fw, weight_spec.pop("method"), normalised, **weight_spec)
-    aggregation = Aggregation(fw, methods["aggregation"], nominal, study.base_year, bool(methods.get("rebase")))
-    wide = aggregation.run(normalised)
+    if node_weights:
+        nominal = nominal.copy()
+        nominal[list(node_weights)] = [float(w) for w in node_weights.values()]
+    details: dict = {}
+    wide, contributions = score_normalised(study, normalised, nominal, applicability(clean, fw, normalised.index),
+                                           aggregate_groups(study, normalised.index, entities), details)
     flags = (clean.assign(illustrative=clean["flag"].str.contains("illustrative"))
              .pivot(index=["entity", "year"], columns="indicator", values="illustrative")
              .reindex(index=wide.index, columns=fw.indicators).fillna(False))
     reach = illustrative_reach(flags, fw, study.base_year)
     scores = to_long(wide, fw, reach)
-    contributions = None
-    if study.base_year is not None:
-        contributions = aggregation.contributions(wide)
+    if contributions is not None:
         contributions["illustrative"] = reach.stack(future_stack=True).reindex(
             pd.MultiIndex.from_frame(contributions[["entity", "year", "code"]])).to_numpy()
-    return ScoreResult(scores, contributions, weights_table(fw, nominal), wide)
+    return ScoreResult(scores, contributions, weights_table(fw, nominal), wide, details.get("flags"))
+
+
+def score_normalised(study: Study, normalised: pd.DataFrame, weights: pd.Series, applicable=None, groups=None,
+                     details: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The study's aggregation of a normalised matrix with the given nominal weights (see :func:`aggregate_frame`)."""
+    return aggregate_frame(study.framework, normalised, weights, study.methods["aggregation"], study.base_year,
+                           bool(study.methods.get("rebase")), applicable, groups, details)
+
+
+def aggregate_frame(framework: Framework, normalised: pd.DataFrame, weights: pd.Series | None, aggregation: dict,
+                    base_year: int | None, rebase: bool, applicable=None, groups=None,
+                    details: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The kernel on one replication: every node's score (rows = entity-year, columns = every node code)
+    and, with a base year, the long table of contributions (entity, year, code, level, parent, change,
+    to_parent, to_index). ``weights`` None: the framework's own. ``applicable`` and ``groups`` as
+    ``kernel.aggregate`` takes them; ``details``, when given, receives the node flags (``flags``)."""
+    tree = kernel.Tree.of(framework)
+    rows = kernel.Rows.of(normalised.index, base_year)
+    plan = kernel.Plan.of(aggregation, framework.max_level, rebase, base_year)
+    raw = (framework.table["weight"] if weights is None else weights).reindex(list(tree.codes))
+    relative = kernel.relative_weights(raw.to_numpy(dtype=float)[None, :], tree)
+    result = kernel.aggregate(normalised[list(tree.indicators)].to_numpy(dtype=float), relative, tree, plan, rows,
+                              applicable, groups)
+    if details is not None:
+        details["flags"] = node_flags(result, framework, normalised.index, plan.impute_group)
+    wide = pd.DataFrame(result.full()[:, :, 0].T, index=normalised.index, columns=list(tree.codes))
+    if base_year is None:
+        return wide, None
+    parts = kernel.contributions(result, plan, rows)
+    index = normalised.index[parts.rows]
+    n_nodes = len(tree.codes)
+    frame = pd.DataFrame({"entity": np.repeat(index.get_level_values("entity"), n_nodes),
+                          "year": np.repeat(index.get_level_values("year"), n_nodes),
+                          "code": np.tile(list(tree.codes), len(index)),
+                          "change": parts.change.ravel(), "to_parent": parts.to_parent.ravel(),
+                          "to_index": parts.to_index.ravel()})
+    frame.insert(3, "level", frame["code"].map(framework.table["level"]).astype(int))
+    frame.insert(4, "parent", frame["code"].map(framework.table["parent"]))
+    return wide, frame
 
 
 def sorted_for_output(frame: pd.DataFrame, framework: Framework) -> pd.DataFrame:
@@ -112,7 +225,7 @@ def describe_methods(study: Study) -> str:
         parts.append("**Rebasing.** " + aggregate.REBASE_FORMULA)
     if study.base_year is not None:
         parts.append("**Contributions.** " + aggregate.DECOMPOSITION_FORMULA)
-    return "\n\n".join(parts)
+    return "\n\n".join(parts + [describe_definitions(study)]).strip()
 
 
 
@@ -149,10 +262,7 @@ def with_methods(study: Study, overrides: dict) -> Study:
     A step given with a new ``method`` is replaced whole (the old method's parameters do not apply to
     the new one), except aggregation, whose rules for missing children always carry over.
     """
-    methods = dict(study.methods)
-    for step, spec in overrides.items():
-        keep = step == "aggregation" or not (isinstance(spec, dict) and "method" in spec)
-        methods[step] = {**methods.get(step, {}), **spec} if keep and isinstance(spec, dict) else spec
+    methods = merged_methods(study.methods, overrides)
     return Study(study.name, study.folder, {**study.config, "methods": methods}, study.framework)
 
 

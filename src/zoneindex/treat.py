@@ -20,9 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from zoneindex.clean import LOG_COLUMNS, add_flag
+from zoneindex.cells import LOG_COLUMNS, add_flag
 from zoneindex.errors import InputError
 
+# the choices of methods.outliers.method: name -> the function whose keyword arguments are its options
+# (after the wide table), or None for a choice without options; defined below ``treat``
+OUTLIER_METHODS: dict = {"none": None}
 SKEW_THRESH = 2.0
 KURT_THRESH = 3.5
 WINMAX = 5
@@ -179,7 +182,7 @@ def treat(wide: pd.DataFrame, winmax: int = WINMAX, by: str = "panel", *, skew_t
 
     ``by="year"`` treats each year's cross-section on its own, as COINr's ``Treat.purse`` does (one coin per
     year, same specification); ``by="panel"`` pools all rows of an indicator. The log has one row per
-    treated cell (columns of :data:`zoneindex.clean.LOG_COLUMNS`, step 'outliers', method 'winsorise:hi',
+    treated cell (columns of :data:`zoneindex.cells.LOG_COLUMNS`, step 'outliers', method 'winsorise:hi',
     'winsorise:lo' or 'log_CT'); the details table has one row per indicator (and year), with year <NA>
     when pooled.
     """
@@ -187,7 +190,7 @@ def treat(wide: pd.DataFrame, winmax: int = WINMAX, by: str = "panel", *, skew_t
         raise InputError("unknown outlier-treatment grouping", column="by", value=by, expected="'panel' or 'year'")
     if list(wide.index.names) != ["entity", "year"]:
         raise InputError("outlier treatment needs a table indexed by (entity, year)", value=list(wide.index.names),
-                         expected="index levels ['entity', 'year'] as clean.to_wide gives")
+                         expected="index levels ['entity', 'year'] as cells.to_wide gives")
     groups = wide.groupby(level="year", sort=True) if by == "year" else [(pd.NA, wide)]
     treated = wide.astype(float)
     log, details = [], []
@@ -210,6 +213,9 @@ def treat(wide: pd.DataFrame, winmax: int = WINMAX, by: str = "panel", *, skew_t
     return treated, log_frame, details_frame
 
 
+OUTLIER_METHODS["jrc"] = treat
+
+
 def apply_to_tidy(tidy: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     """Write the treated values of ``log`` into the tidy table and flag each cell 'outlier:<method>'."""
     tidy = tidy.copy()
@@ -220,3 +226,13 @@ def apply_to_tidy(tidy: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     for method in after.loc[hit, "method"].unique():
         tidy["flag"] = add_flag(tidy["flag"], after["method"].eq(method), f"outlier:{method}")
     return tidy
+
+
+# the rule in the words and formulas of the write-up (clean.describe_methods)
+OUTLIER_TEXT = (
+    r"**Outliers: the JRC rule (as COINr's `Treat`).** An indicator needs treatment when "
+    r"$|\text{skew}| \ge 2$ and $\text{kurtosis} \ge 3.5$ (sample skewness and excess kurtosis with the "
+    r"small-sample corrections, as Excel's SKEW and KURT). While it does and fewer than {winmax} points have "
+    r"been treated, every point equal to the extreme on the skewed side is set to the next value inward, and "
+    r"the rule is checked again. If the indicator still fails, the untreated values are transformed instead: "
+    r"$x' = \ln\big(x - \min x + 0.01(\max x - \min x)\big)$. Every treated value is flagged and logged.")

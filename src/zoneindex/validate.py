@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from zoneindex.framework import Study
+from zoneindex.study import Study
+from zoneindex.treat import kurt, skew
 
 BOUNDED = {"goalposts": "scale", "minmax": "scale"}
 TOLERANCE = 1e-9
@@ -48,10 +49,7 @@ def invariant_checks(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, we
     worst = float((sums - 1).abs().max())
     rows.append(_check("weights sum to 1 in every group", worst < TOLERANCE, worst,
                        f"largest |sum - 1| over {len(sums)} groups"))
-    root = scores[scores["code"] == fw.root]
-    latest = root[root["year"] == root["year"].max()]
-    rows.append(_check("index computed for every entity in the latest year", None,
-                       int(latest["value"].notna().sum()), f"of {len(latest)} entities"))
+    rows.append(edition_year_check(fw.root, scores))
     if study.base_year is not None:
         at_base = scores[scores["year"] == study.base_year]
         rebased = at_base[at_base["level"] >= (1 if methods["normalisation"]["method"] == "ratio_to_base" else 2)]
@@ -70,6 +68,26 @@ def invariant_checks(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, we
         rows.append(_check(f"normalised values inside [{low}, {high}]", inside,
                            f"{level1.min():.6g}..{level1.max():.6g}", f"{len(level1)} values"))
     return rows
+
+
+def edition_year_check(root_code: str, scores: pd.DataFrame) -> dict:
+    """The index in the edition year (the scores' last year) for every entity that has it in an earlier year:
+    an index missing there means the year's data are missing, and fails. An entity that never has an index
+    (no data for a whole dimension, say) is counted in the detail, not failed."""
+    root = scores[scores["code"] == root_code]
+    year = root["year"].max()
+    latest = root[root["year"] == year]
+    ever = set(root.loc[(root["year"] < year) & root["value"].notna(), "entity"])
+    missing = sorted(set(latest.loc[latest["value"].isna(), "entity"]) & ever)
+    never = sorted(set(root["entity"]) - ever - set(latest.loc[latest["value"].notna(), "entity"]))
+    computed = int(latest["value"].notna().sum())
+    detail = f"of {len(latest)} entities in {year}"
+    if missing:
+        detail += f"; missing for {len(missing)} that have it before: {', '.join(map(str, missing[:10]))}"
+    if never:
+        detail += f"; {len(never)} never have an index: {', '.join(map(str, never[:10]))}"
+    return _check("index computed for every entity in the edition year", computed > 0 and not missing, computed,
+                  detail)
 
 
 def contribution_checks(study: Study, contributions: pd.DataFrame) -> list[dict]:
@@ -132,18 +150,28 @@ def reference_comparison(study: Study, scores: pd.DataFrame, references: pd.Data
         return pd.DataFrame(), []
     rows, tables = [], []
     ours = scores.set_index(["entity", "year", "code"])["value"]
-    exact = references[references["rule"].str.startswith("exact")]
-    for rule, group in exact.groupby("rule"):
-        decimals = int(rule.split(":")[1])
+    references = references.assign(rule=references["rule"].where(~references["rule"].str.startswith("exact"), "match"))
+    if "decimals" not in references:  # a references table written before tolerances and rounding rules
+        references = references.assign(decimals=3, rounding="half_even", tolerance=0.0)
+    exact = references[references["rule"] == "match"]
+    for (decimals, rounding, tolerance), group in exact.groupby(["decimals", "rounding", "tolerance"]):
+        decimals = int(decimals)
         group = group.assign(ours=ours.reindex(pd.MultiIndex.from_frame(
             group[["entity", "year", "code"]].astype({"year": int}))).to_numpy())
         both = group.dropna(subset=["value", "ours"])
         scale = 10 ** decimals
-        match = np.rint(both["ours"] * scale) == np.rint(both["value"] * scale)
-        rows.append(_check(f"published values reproduced at {decimals} decimals", bool(match.all()) and len(both) > 0,
-                           f"{int(match.sum())}/{len(both)}",
-                           f"{len(group)} published values, {len(both)} with a computed value"))
-        tables.append(both.assign(ours_rounded=np.rint(both["ours"] * scale) / scale, match=match))
+        units = rounded_units(both["ours"], decimals, rounding)
+        match = np.abs(units - np.rint(both["value"] * scale)) <= tolerance * scale + 1e-6
+        codes = ", ".join(sorted(map(str, both["code"].unique())))
+        rule = f"ours rounded {rounding.replace('_', '-')} to {decimals} decimals" + \
+            (f", within {tolerance:g} of the published value" if tolerance else ", equal to the published value")
+        name = f"published values reproduced at {decimals} decimals" + \
+            ("" if (rounding, tolerance) == ("half_even", 0) else f" ({rounding}, tolerance {tolerance:g})")
+        rows.append(_check(name, bool(match.all()) and len(both) > 0, f"{int(match.sum())}/{len(both)}",
+                           f"{codes}: {rule}: {int(match.sum())} of {len(both)} compared values match "
+                           f"({len(group)} published, {len(group) - len(both)} without a computed value); every "
+                           "value is compared, none skipped"))
+        tables.append(both.assign(ours_rounded=units / scale, match=match))
     context = references[references["rule"] == "context"]
     if len(context):
         wanted = sorted({y for spec in study.config.get("references", []) for y in spec.get("compare_years", [])})
@@ -156,6 +184,20 @@ def reference_comparison(study: Study, scores: pd.DataFrame, references: pd.Data
         rows.append(_check("published headline figures set beside the results", None, len(context),
                            "context only: the published index was computed from unpublished data"))
     return pd.concat(tables, ignore_index=True), rows
+
+
+def rounded_units(values: pd.Series, decimals: int, rounding: str) -> np.ndarray:
+    """``values`` rounded to ``decimals`` decimals, in units of the last decimal: half-even (NumPy's
+    rint, banker's rounding) or half-up (away from zero at a tie, on the shortest decimal form of the
+    number, as a person reading it would round: 0.1235 -> 0.124)."""
+    scale = 10 ** decimals
+    if rounding == "half_even":
+        return np.rint(values.to_numpy(dtype=float) * scale)
+    from decimal import ROUND_HALF_UP, Decimal
+
+    step = Decimal(1).scaleb(-decimals)
+    return np.array([float(Decimal(repr(float(v))).quantize(step, rounding=ROUND_HALF_UP) * scale) if np.isfinite(v)
+                     else np.nan for v in values.to_numpy(dtype=float)])
 
 
 def validate(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame,
@@ -177,8 +219,6 @@ def indicator_statistics(clean: pd.DataFrame, log: pd.DataFrame, study: Study) -
     Skewness and kurtosis are the sample statistics with small-sample corrections (Excel SKEW/KURT), computed
     on the values as scored; the JRC flag is |skew| >= 2 and kurtosis >= 3.5.
     """
-    from zoneindex.treat import kurt, skew
-
     changed = log[log["indicator"] != "*"].groupby(["indicator", "step"]).size().unstack(fill_value=0)
     rows = []
     for code, group in clean.groupby("indicator", sort=False):

@@ -44,12 +44,41 @@ FORMULAS = {
 }
 
 
-def _fixed(framework: Framework, normalised=None) -> pd.Series:
-    return framework.table["weight"].astype(float)
+def _fixed(framework: Framework, normalised=None, nodes: dict | None = None) -> pd.Series:
+    """The framework table's weights; ``nodes`` (code -> weight) sets the raw weight of the nodes it names."""
+    return with_node_weights(framework.table["weight"].astype(float), framework, nodes)
 
 
-def _equal(framework: Framework, normalised=None) -> pd.Series:
-    return pd.Series(1.0, index=framework.table.index)
+def _equal(framework: Framework, normalised=None, nodes: dict | None = None) -> pd.Series:
+    """The same weight for every node; ``nodes`` (code -> weight) sets the raw weight of the nodes it names."""
+    return with_node_weights(pd.Series(1.0, index=framework.table.index), framework, nodes)
+
+
+def check_node_weights(nodes: dict, framework: Framework, column: str = f"{OPTION}.nodes") -> None:
+    """Refuse a node weight that is not a number >= 0, names no node, or names the index (no siblings)."""
+    for code, value in nodes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise InputError("a node weight must be a number >= 0", column=f"{column}.{code}", value=value,
+                             expected="e.g. 2.0")
+        if code == framework.root or code not in framework.table.index:
+            raise InputError("the index has no siblings to weigh against" if code == framework.root else
+                             "not a node of the framework", column=f"{column}.{code}", value=value,
+                             expected="a dimension, sub-area or indicator code")
+
+
+def with_node_weights(weights: pd.Series, framework: Framework, nodes: dict | None,
+                      column: str = f"{OPTION}.nodes") -> pd.Series:
+    """``weights`` with the raw weight of each node named in ``nodes`` replaced (siblings keep theirs, and
+    aggregation rescales every group to sum to 1)."""
+    if nodes is None:
+        return weights
+    if not isinstance(nodes, dict):
+        raise InputError("nodes must map node codes to weights", column=column, value=nodes,
+                         expected="{D3: 2.0, …}")
+    check_node_weights(nodes, framework, column)
+    weights = weights.copy()
+    weights[list(nodes)] = [float(v) for v in nodes.values()]
+    return weights
 
 
 def _pairwise(matrix, name: str) -> np.ndarray:

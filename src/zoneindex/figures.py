@@ -1,0 +1,266 @@
+"""The figure sets of an edition: what the visualize and validate stages draw, with titles and captions.
+
+Each set reads the edition's stage tables through the run context, chooses the figures the study calls
+for (a time series or a single-year cross-section), draws them with the house style of
+``zoneindex.plots`` in English or Chinese, and saves each with its caption; the illustrative-data note
+goes on every figure an illustrative input reaches.
+
+Each figure is drawn once and saved in every format by one of the worker processes of
+``zoneindex.workers`` (one per CPU): the same files, in the same order, as drawn one after another here.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from zoneindex import workers
+from zoneindex.aggregate import method_for_level
+from zoneindex.plots import (TEXT, dimension_colours, figure_title, plot_framework, plot_growth, plot_heatmap,
+                             plot_index_over_time, plot_radar, plot_ranked_bars, plot_sobol, plot_uncertainty_bands,
+                             plot_waterfall, save_figure, set_theme)
+
+FIGURE_TITLES = {
+    "index_over_time": {"en": "{index} and its dimensions", "zh": "{index}及各维度"},
+    "growth": {"en": "Change {base}–{last} by dimension", "zh": "{base}—{last}年各维度变化"},
+    "radar": {"en": "{entity}: {a} and {b}", "zh": "{entity}：{a}与{b}"},
+    "radar_entities": {"en": "{entity} and the median of all entities, {last}",
+                       "zh": "{entity}与全部主体中位数（{last}年）"},
+    "waterfall": {"en": "Contributions to the change {base}–{last} (points)", "zh": "{base}—{last}年变化的贡献（点）"},
+    "heatmap": {"en": "{entity}: normalised indicator scores", "zh": "{entity}：各指标标准化得分"},
+    "heatmap_entities": {"en": "Scores by entity, {last}", "zh": "各主体得分（{last}年）"},
+    "ranked_bars": {"en": "{index}, {last}", "zh": "{index}（{last}年）"},
+    "framework": {"en": "{index}: framework and effective weights", "zh": "{index}：指标体系与有效权重"},
+}
+CAPTIONS = {
+    "index_over_time": {"en": "{index} of {entity} and its {n} dimensions, {start}–{last}{rebased}.",
+                        "zh": "{entity}{index}及其{n}个维度，{start}—{last}年{rebased}。"},
+    "growth": {"en": "Change of each dimension of {index} for {entity} from {base} to {last}, in per cent of its "
+                     "{base} value; the overall index in black.",
+               "zh": "{entity}{index}各维度{base}—{last}年的变化，以{base}年数值的百分比表示；黑色为总指数。"},
+    "radar": {"en": "Scores of {entity} on the components of {index} in {a} (light) and {b} (dark).",
+              "zh": "{entity}{index}各组成部分{a}年（浅色）与{b}年（深色）的得分。"},
+    "radar_entities": {"en": "Scores of {entity} on the components of {index} in {last} (dark), against the median "
+                             "of all {entities} entities (light).",
+                       "zh": "{last}年{entity}{index}各组成部分的得分（深色）与全部{entities}个主体的中位数（浅色）。"},
+    "waterfall": {"en": "Contribution of each dimension to the change of {index} for {entity} from {base} to {last}, "
+                        "in index points; the black bar runs from the {base} value to the {last} value.",
+                  "zh": "{entity}{index}{base}—{last}年变化中各维度的贡献（指数点）；黑色柱为{base}年至{last}年的总变化。"},
+    "heatmap": {"en": "Normalised scores of the {indicators} indicators of {index} for {entity}, "
+                      "{start}–{last}{rebased}.",
+                "zh": "{entity}{index}{indicators}项指标的标准化得分，{start}—{last}年{rebased}。"},
+    "heatmap_entities": {"en": "Scores of all {entities} entities on the components of {index} in {last}, entities "
+                               "ordered by the index.",
+                         "zh": "{last}年全部{entities}个主体在{index}各组成部分上的得分，按指数高低排列。"},
+    "ranked_bars": {"en": "{index} of all {entities} entities in {last}, ranked{stacked}; {entity} in bold.",
+                    "zh": "{last}年全部{entities}个主体的{index}排名{stacked}；{entity}以粗体标出。"},
+    "framework": {"en": "Framework of {index}: {indicators} indicators in {levels} levels; each bar is the node's "
+                        "effective weight in the index (%).",
+                  "zh": "{index}指标体系：共{levels}层、{indicators}项指标；条形为各节点在指数中的有效权重（%）。"},
+}
+CAPTION_PARTS = {
+    "rebased": {"en": " ({base} = 100)", "zh": "（{base}年 = 100）"},
+    "stacked": {"en": ", each bar split into the points each dimension contributes",
+                "zh": "，每根柱按各维度贡献的分值分段"},
+}
+ILLUSTRATIVE_NOTE = {"en": "Illustrative data, not official statistics: values generated to demonstrate the method.",
+                     "zh": "示意数据，非官方统计：数值为演示方法而生成。"}
+
+
+def edition_figures(ctx, languages=None) -> pd.DataFrame:
+    """Draw and save the figure set of an edition, in the run's language unless ``languages`` are given;
+    one row per figure and language, with its title, files and caption.
+
+    A time series (several years) gets the index and its dimensions over time, the growth of each dimension
+    since the base (or first) year, a radar of that year and the latest, the contribution waterfall when
+    there is a base year, and a heatmap of indicator scores by year. A single-year cross-section gets a
+    radar of the focus entity against the median and a heatmap of the level below the index by entity.
+    Both get the framework diagram and, with 2 to 80 entities, the ranked bar chart.
+    """
+    edition = _Edition(ctx)
+    return pd.DataFrame(workers.run_all([partial(_edition_figure, edition, name, lang, ctx.out.figures)
+                                         for lang in languages or (ctx.lang,) for name in edition.figure_names()]))
+
+
+def _edition_figure(edition: "_Edition", name: str, lang: str, folder) -> dict:
+    set_theme(lang)
+    fig, caption = edition.draw(name, lang)
+    row = _saved(fig, name, lang, folder, caption)
+    return {"figure": name, "lang": lang, "title": row["title"], "illustrative": edition.illustrative,
+            "files": row["files"], "caption": caption}
+
+
+def _saved(fig: Figure, name: str, lang: str, folder, caption: str) -> dict:
+    """Save ``fig`` as ``<name>_<lang>.*`` with its caption; the row that lists it."""
+    title = figure_title(fig)
+    files = save_figure(fig, folder / f"{name}_{lang}", caption=caption)
+    return {"figure": name, "lang": lang, "title": title, "files": ", ".join(p.name for p in files)}
+
+
+class _Edition:
+    """The stage tables of one edition, read once, and one method per figure returning (figure, caption)."""
+
+    def __init__(self, ctx):
+        self.study, self.fw = ctx.study, ctx.study.framework
+        self.scores = ctx.read("scores")
+        self.weights = ctx.read("weights")
+        self.contributions = ctx.read("contributions") if self.study.base_year is not None else None
+        self.entity = self.study.config.get("focus_entity") or self.scores["entity"].iloc[0]
+        self.own = self.scores[self.scores["entity"] == self.entity]
+        self.dimensions = self.fw.level_codes(self.fw.max_level - 1)
+        self.axes = _radar_level(self.fw)
+        self.colours = dimension_colours(self.dimensions)  # the one colour map of every figure
+        self.years = sorted(self.own.loc[self.own["code"] == self.fw.root].dropna(subset=["value"])["year"])
+        self.base = self.study.base_year if self.study.base_year is not None else self.years[0]
+        self.last = self.years[-1]
+        self.latest = self.scores[self.scores["year"] == self.last]
+        self.illustrative = bool(self.scores["illustrative"].any())
+        # the validate stage's 5-95 % rank ranges, drawn beside the ranked bars of a cross-section
+        self.rank_ranges = ctx.read("uncertainty_ranks") if ctx.has("uncertainty_ranks") else None
+
+    def figure_names(self) -> list[str]:
+        series, entities = len(self.years) > 1, self.latest["entity"].nunique()
+        wanted = {"index_over_time": series, "growth": series, "radar": True,
+                  "waterfall": self.contributions is not None, "heatmap": True, "ranked_bars": 1 < entities <= 80,
+                  "framework": True}
+        return [name for name, ok in wanted.items() if ok]
+
+    def draw(self, name: str, lang: str) -> tuple[Figure, str]:
+        labels = {**self.fw.labels(lang), "total": TEXT["total"][lang], "median": TEXT["median_all"][lang]}
+        base = self.study.base_year
+        text = {"index": labels[self.fw.root], "entity": self.entity, "start": self.years[0], "last": self.last,
+                "base": self.base, "a": self.base, "b": self.last, "n": len(self.dimensions),
+                "entities": self.latest["entity"].nunique(), "indicators": len(self.fw.indicators),
+                "levels": self.fw.max_level, "stacked": "",
+                "rebased": CAPTION_PARTS["rebased"][lang].format(base=base) if base is not None else ""}
+        note = ILLUSTRATIVE_NOTE[lang] if self.illustrative else None
+        fig, key = getattr(self, f"_{name}")(labels, text, lang, note)
+        caption = CAPTIONS[key][lang].format(**text)
+        return fig, caption + ("" if note is None else ("" if lang == "zh" else " ") + note)
+
+    def _index_over_time(self, labels, text, lang, note):
+        title = FIGURE_TITLES["index_over_time"][lang].format(**text)
+        return plot_index_over_time(self.own, [self.fw.root, *self.dimensions], labels, self.colours,
+                                    self.study.base_year, title, note), "index_over_time"
+
+    def _growth(self, labels, text, lang, note):
+        codes = [self.fw.root, *self.dimensions]
+        wide = self.own[self.own["code"].isin(codes)].pivot(index="year", columns="code", values="value")
+        changes = 100 * (wide.loc[self.last, codes] / wide.loc[self.base, codes] - 1)
+        return plot_growth(changes, labels, self.colours, FIGURE_TITLES["growth"][lang].format(**text), note), "growth"
+
+    def _radar(self, labels, text, lang, note):
+        if len(self.years) > 1:
+            values = self.own[self.own["code"].isin(self.axes) & self.own["year"].isin([self.base, self.last])].pivot(
+                index="code", columns="year", values="value").loc[self.axes]
+            key = "radar"
+        else:
+            wide = self.latest[self.latest["code"].isin(self.axes)].pivot(index="code", columns="entity",
+                                                                           values="value").loc[self.axes]
+            # The entity last, so it is drawn darkest, as "now" is in the time series.
+            values = pd.DataFrame({labels["median"]: wide.median(axis=1), self.entity: wide[self.entity]})
+            key = "radar_entities"
+        return plot_radar(values, labels, FIGURE_TITLES[key][lang].format(**text), note), key
+
+    def _waterfall(self, labels, text, lang, note):
+        change = self.contributions[(self.contributions["entity"] == self.entity)
+                                    & (self.contributions["year"] == self.last)].set_index("code")
+        start = self.own[(self.own["code"] == self.fw.root) & (self.own["year"] == self.base)]["value"].iloc[0]
+        title = FIGURE_TITLES["waterfall"][lang].format(**text)
+        return plot_waterfall(change.loc[self.dimensions, "to_index"], start, labels, self.colours, title,
+                              note), "waterfall"
+
+    def _heatmap(self, labels, text, lang, note):
+        center = 100.0 if self.study.base_year is not None else None
+        if len(self.years) > 1:
+            matrix = self.own[self.own["level"] == 1].pivot(index="code", columns="year", values="value")
+            matrix, key = matrix.loc[self.fw.indicators].rename(index=labels), "heatmap"
+        else:  # entities down the side, ordered by the index: 50+ entities fit a column only as rows
+            order = self.latest[self.latest["code"] == self.fw.root].sort_values("value", ascending=False)["entity"]
+            matrix = self.latest[self.latest["code"].isin(self.axes)].pivot(index="entity", columns="code",
+                                                                             values="value")
+            matrix, key = matrix.loc[order, self.axes].rename(columns=labels), "heatmap_entities"
+        return plot_heatmap(matrix, FIGURE_TITLES[key][lang].format(**text), note, center=center), key
+
+    def _ranked_bars(self, labels, text, lang, note):
+        wide = self.latest.pivot(index="entity", columns="code", values="value")
+        relative = self.weights.set_index("code")["relative_weight"]
+        # Dimension points add up to the index only for an arithmetic top level on unrebased scores.
+        stacked = (aggregate_method(self.study, self.fw.max_level) == "arithmetic"
+                   and not self.study.methods.get("rebase"))
+        values = wide[self.dimensions] * relative[self.dimensions] if stacked else wide[[self.fw.root]]
+        text["stacked"] = CAPTION_PARTS["stacked"][lang] if stacked else ""
+        title = FIGURE_TITLES["ranked_bars"][lang].format(**text)
+        intervals = None
+        if self.rank_ranges is not None and len(self.rank_ranges):
+            ranges = self.rank_ranges[(self.rank_ranges["code"] == self.fw.root) & (self.rank_ranges["year"] == self.last)]
+            intervals = ranges.rename(columns={"q05_rank": "q05", "q95_rank": "q95"})[["entity", "q05", "q95"]]
+        return plot_ranked_bars(values, labels, self.colours, title, self.entity, note, intervals=intervals,
+                                interval_kind="rank", lang=lang), "ranked_bars"
+
+    def _framework(self, labels, text, lang, note):
+        title = FIGURE_TITLES["framework"][lang].format(**text)
+        return plot_framework(self.weights, labels, self.colours, title, note), "framework"
+
+
+def _radar_level(framework) -> list[str]:
+    """The highest level below the index with at least three nodes (a radar needs three axes)."""
+    for level in range(framework.max_level - 1, 0, -1):
+        if len(framework.level_codes(level)) >= 3:
+            return framework.level_codes(level)
+    return framework.indicators
+
+
+def aggregate_method(study, level: int) -> str:
+    """The aggregation method of ``level``."""
+    return method_for_level(study.methods["aggregation"], level)[0]
+
+
+UNCERTAINTY_TEXT = {
+    "bands_time": {"en": "{index}, {entity}: 5–95 % range over {runs} method combinations",
+                   "zh": "{index}（{entity}）：{runs}种方法组合下的5%–95%区间"},
+    "bands_ranks": {"en": "{index} ranks, {year}: 5–95 % range over {runs} method combinations",
+                    "zh": "{index}排名（{year}年）：{runs}种方法组合下的5%–95%区间"},
+    "sobol": {"en": "What the {target} depends on: Sobol indices", "zh": "{target}的敏感性：Sobol指数"},
+    "target": {"value": {"en": "index value", "zh": "指数值"}, "change": {"en": "change since the base year",
+               "zh": "相对基年的变化"}, "rank_shift": {"en": "mean rank shift", "zh": "平均排名变动"}},
+}
+
+
+def uncertainty_figures(ctx, summary: pd.DataFrame, ranks: pd.DataFrame | None, indices: pd.DataFrame,
+                        runs: int, languages=None) -> pd.DataFrame:
+    """The validate stage's figures: the uncertainty range of the index (over the years for the focus
+    entity, or of every entity's rank for a cross-section) and the Sobol indices of the main target
+    (the change since the base year, else the mean rank shift, else the index value)."""
+    study, fw = ctx.study, ctx.study.framework
+    entity = study.config.get("focus_entity") or summary["entity"].iloc[0]
+    years = sorted(summary["year"].unique())
+    target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
+    note_needed = bool(ctx.read("scores")["illustrative"].any())
+    tasks = []
+    for lang in languages or (ctx.lang,):
+        note = ILLUSTRATIVE_NOTE[lang] if note_needed else None
+        text = {"index": fw.name(fw.root, lang), "entity": entity, "runs": runs, "year": years[-1],
+                "target": UNCERTAINTY_TEXT["target"][target][lang]}
+        if len(years) > 1 or ranks is None or ranks.empty:
+            own = summary[(summary["entity"] == entity) & (summary["code"] == fw.root)]
+            title = UNCERTAINTY_TEXT["bands_time"][lang].format(**text)
+            bands = partial(plot_uncertainty_bands, own, title, lang=lang, note=note)
+        else:
+            latest = ranks[(ranks["code"] == fw.root) & (ranks["year"] == years[-1])]
+            latest = latest.rename(columns={"nominal_rank": "nominal", "median_rank": "median",
+                                            "q05_rank": "q05", "q95_rank": "q95"})
+            title = UNCERTAINTY_TEXT["bands_ranks"][lang].format(**text)
+            bands = partial(plot_uncertainty_bands, latest, title, lang=lang, note=note, ascending=True)
+        sobol_title = UNCERTAINTY_TEXT["sobol"][lang].format(**text)
+        sobol = partial(plot_sobol, indices[indices["target"] == target], sobol_title, lang=lang, note=note)
+        for name, plot, title in (("uncertainty", bands, title), ("sobol", sobol, sobol_title)):
+            caption = title + (f" {note}" if note else "")
+            tasks.append(partial(_plotted, plot, name, lang, ctx.out.figures, title, caption))
+    return pd.DataFrame(workers.run_all(tasks))
+
+
+def _plotted(plot, name: str, lang: str, folder, title: str, caption: str) -> dict:
+    set_theme(lang)
+    return {**_saved(plot(), name, lang, folder, caption), "title": title}

@@ -1,0 +1,101 @@
+"""One Jupyter kernel for all the notebooks of a run, instead of one each.
+
+papermill starts a kernel for every notebook it runs: six start-ups and the same imports six times, about
+1.3 s a notebook. Its nbclient engine also runs a notebook on a kernel manager it is handed (``km=``), and
+then neither starts nor stops that kernel. ``SharedKernel`` owns such a manager. It starts the kernel at
+once and hands it start-up code (the imports every notebook needs) that runs while the caller does other
+work (``zoneindex run`` checks the study meanwhile); before each notebook it makes the kernel look new (no
+name left from the start-up or the notebook before, the execution count from 1; imported modules stay
+imported, which is the point); at the end it shuts the kernel down. Each notebook still runs on its own
+papermill client, closed after it, and stays a notebook that runs on its own in any kernel.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+# Run in the kernel before each notebook.
+RESET = "from zoneindex.runner import fresh_namespace\nfresh_namespace()\n"
+# What a new kernel's namespace has that IPython's reset drops (multiprocessing reads __spec__).
+_FRESH = ("__doc__", "__loader__", "__package__", "__spec__", "_", "__", "___")
+
+
+def fresh_namespace() -> None:
+    """Make the kernel look new to the next notebook: only the names a new kernel has (the user's are
+    dropped, as by ``%reset -f``), the execution count from 1, and every warning shown again once."""
+    shell = get_ipython()  # noqa: F821  (this runs in the kernel)
+    kept = {name: shell.user_ns[name] for name in _FRESH if name in shell.user_ns}
+    shell.reset(new_session=True)  # a new history session too, which sets the execution count back to 1
+    shell.user_ns.update(kept)
+    with warnings.catch_warnings():  # entering and leaving it clears the "shown once already" registries
+        pass
+
+
+class _Manager(AsyncKernelManager):
+    """A kernel manager that keeps the clients it hands out: papermill opens one per notebook and, as it
+    does not own the kernel, leaves it open; ``SharedKernel.close_clients`` closes them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.clients: list = []
+
+    def client(self, **kwargs):
+        client = super().client(**kwargs)
+        self.clients.append(client)
+        return client
+
+
+class SharedKernel:
+    """A started kernel for the notebooks of one run; use as a context manager, which shuts it down."""
+
+    def __init__(self, cwd: Path, kernel_name: str = "python3", startup: str = "", timeout: float = 120):
+        self.manager = _Manager(kernel_name=kernel_name)
+        run_sync(self.manager.start_kernel)(cwd=str(cwd))  # returns once the process runs, not when it is ready
+        self.timeout, self.used, self.closed = timeout, False, False
+        self.startup = None
+        if startup:  # sent now (queued until the kernel listens), so that it runs while the caller works on
+            client = self.manager.client()
+            client.start_channels()
+            self.startup = (client, client.execute(startup, store_history=False), startup)
+
+    def __enter__(self) -> "SharedKernel":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        self.close(now=kind is not None)
+
+    def close(self, now: bool = False) -> None:
+        """Shut the kernel down (at once with ``now``: after a failure, or before it ever ran a notebook)."""
+        if not self.closed:
+            self.closed = True
+            self.close_clients()
+            run_sync(self.manager.shutdown_kernel)(now=now or not self.used)
+
+    def prepare(self) -> None:
+        """Before each notebook: the start-up code done (the first time), then a namespace as new."""
+        if self.startup is not None:
+            self._reply(*self.startup)
+            self.startup = None
+        self.used = True
+        client = self.manager.client()
+        client.start_channels()
+        self._reply(client, client.execute(RESET, store_history=False), RESET)
+        self.close_clients()
+
+    def _reply(self, client, msg_id: str, code: str) -> None:
+        """Wait for the reply to ``msg_id`` (the output of that code is dropped); raise if the code failed."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = run_sync(client.get_shell_msg)(timeout=max(deadline - time.monotonic(), 0.01))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the notebook kernel could not run {code!r}: {reply['content'].get('evalue')}")
+
+    def close_clients(self) -> None:
+        while self.manager.clients:
+            self.manager.clients.pop().stop_channels()

@@ -1,0 +1,600 @@
+r"""Streaming summaries of Monte Carlo replications with memory bounded by a budget (pure NumPy).
+
+The uncertainty engine produces, block after block, the values of ``n_cells`` cells (entity x year x node)
+for R replications; this module summarises them without ever holding the R x cells array.
+
+**Exact quantiles** (``ExactQuantiles``).
+The quantile of a cell is numpy's default (``method="linear"``, Hyndman & Fan / R type 7) over the cell's
+``n`` valid (non-NaN) values sorted as :math:`x_{(1)} \le \dots \le x_{(n)}`:
+
+.. math:: h = (n - 1)\,p, \qquad Q(p) = x_{(\lfloor h \rfloor + 1)}
+          + (h - \lfloor h \rfloor)\,(x_{(\lfloor h \rfloor + 2)} - x_{(\lfloor h \rfloor + 1)})
+
+(NaN when ``n = 0``; for :math:`h \ge n - 1` both order statistics are :math:`x_{(n)}`). Only the order
+statistics at the 0-based positions :math:`k = \lfloor h \rfloor` and :math:`\lfloor h \rfloor + 1` are needed;
+they are located exactly by counting, and the final interpolation replays numpy's own arithmetic
+(``_lerp``: :math:`a + (b-a)\gamma`, or :math:`b - (b-a)(1-\gamma)` when :math:`\gamma \ge 1/2`), so results are
+bit-for-bit those of ``np.nanquantile(values, probs, axis=-1)`` whatever the blocking and order of the blocks.
+
+Passes (every pass replays every replication once, in any blocking and order):
+
+1. counts :math:`n_c`, :math:`\min_c`, :math:`\max_c` (two reductions per value); block copies are kept until
+   they overflow the budget. If all fit (values plus one sorted row, about :math:`8\,n_{cells}R` bytes) they are
+   sorted: **1 pass**. Positions 0, n-1 are the min, max; the other order statistics needed are *targets*.
+2. a histogram of every cell with targets, linear between min and max:
+   :math:`b(x) = \lfloor (x - \min_c)\,s_c \rfloor \in \{0..B\}`, :math:`s_c = B / (\max_c - \min_c)` (infinite
+   range: :math:`b(x) = \lfloor x\,B\,2^{-1025} + B/2 \rfloor`; -inf and NaN go to bin 0, +inf to bin B, the
+   NaN count is then removed from bin 0). ``B`` (at most 8192) takes what the budget leaves, 8 bytes per bin
+   and cell. Each IEEE step is monotone, so whatever the rounding a bin holds an interval of values and the
+   cumulative counts give each target's bin and its exact rank inside the bin.
+3. and later: the values of the located bins are recognised by the same bin function and a lookup table
+   (1 byte per bin). A group of candidates is *gathered* (stored, then sorted: exact order statistics) when
+   the gathered values fit in the budget (32 bytes each, smallest groups first); otherwise it is *refined*:
+   histogrammed again on the order-preserving integer key of its float64 bits
+   (:math:`u = \mathrm{bits} \oplus (\mathrm{sign}\ ?\ 2^{64}-1 : 2^{63})`) in :math:`B_s = 2^j` sub-bins
+   :math:`\lfloor (u - u_0) / 2^{shift} \rfloor`, keeping the exact smallest and largest key of each sub-bin.
+   The sub-bin holding the target is the next group, with exact bounds; equal bounds (heavy ties) resolve it
+   at once. Each refinement divides the key span (under :math:`2^{64}`) by :math:`B_s`, so the passes are
+
+   .. math:: P = 1 \text{ (in memory)}, \quad\text{else}\quad P \le 3 + L,\qquad
+             0 \le L \le 1 + \lceil 64 / \log_2 B_s \rceil \text{ refinements};
+
+   L = 0 (3 passes) when the values of the located bins (about :math:`2|p|\,n_{cells}R/B` times the density
+   ratio) fit in the budget; ties or outliers add a pass or two.
+
+Cost per pass: a handful of vectorised operations per value (subtract, multiply, add, cast, then
+``np.bincount`` or a table lookup), plus sorting / ``np.add.at`` on the candidate values only: O(R n_cells).
+Memory: the budget covers all state (counts, min, max, targets, histograms, lookup table, gathered values,
+transients of ``finish_pass``) plus a workspace: values are processed in tiles of at most
+``memory_bytes / 2816`` elements (at most 2^17), so temporaries do not grow with the blocks. The smallest
+budget accepted is about ``n_cells * (100 + 608 |p|)`` bytes plus the workspace; ``peak_bytes`` reports the
+largest estimate seen. Infinities are valid values (interpolating next to one gives NaN exactly where numpy
+does); ``-0.0 == 0.0`` (the sign of a zero result may differ from numpy's).
+
+**Ranks**: ``RankCounts`` keeps a rank histogram per (group, entity), O(E^2) memory whatever R; its quantiles
+come from cumulative counts, and ``descending_ranks`` ranks with one argsort per row (O(E log E)).
+``StreamingMoments`` keeps counts, sums and positive counts per cell (one pass).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ExactQuantiles", "StreamingMoments", "RankCounts", "descending_ranks", "type7_positions",
+           "type7_lerp"]
+
+_SIGN, _UMAX, _ONE = np.uint64(1 << 63), np.uint64(2**64 - 1), np.uint64(1)
+_MAX_BINS = 1 << 13              # pass-2 bins per cell
+_MAX_SUB_LOG2 = 14               # refinement sub-bins per group: at most 2**14
+_WS_PER_ELEM = 176               # bytes of temporaries per element of a tile (upper estimate)
+_GATHER_BYTES = 32               # per gathered value: value, group id, the sorted (group, value) pair
+_SUB_BYTES = 32                  # per refinement sub-bin: count, min key, max key, cumulative count
+_TARGET_BYTES = 200              # per target, beyond its 40 bytes of state: group, plan, transients (bound)
+_PER_PASS = ("_cnt", "_mn", "_mx", "_buf_v", "_buf_g")
+
+
+def type7_positions(n, probs):
+    """numpy's linear method for counts ``n`` (cells,): 0-based positions (lo, hi) and weights, (P, cells)."""
+    n = np.asarray(n, dtype=np.int64)
+    last = (n - 1).astype(np.float64)
+    h = last * np.asarray(probs, dtype=np.float64).reshape(-1, 1)      # numpy: (n - 1) * q
+    above = h >= last                                      # numpy then takes the last value twice
+    prev = np.where(above, -1.0, np.floor(h))              # ... with gamma = h - (-1)
+    lo = np.where(above, n - 1, prev).astype(np.int64)
+    return lo, np.where(above, n - 1, prev + 1).astype(np.int64), h - prev
+
+
+def type7_lerp(a, b, gamma):
+    """numpy's ``_lerp``, operation for operation (so results are bit-identical to ``np.quantile``)."""
+    with np.errstate(invalid="ignore"):
+        diff = b - a
+        out = np.asarray(a + diff * gamma, dtype=np.float64)
+        np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+def _ukeys(x):
+    """Order-preserving uint64 keys of float64 values (``x + 0.0`` first, so that -0.0 maps like 0.0)."""
+    x = np.ascontiguousarray(x, dtype=np.float64) + 0.0
+    return x.view(np.uint64) ^ ((x.view(np.int64) >> 63).view(np.uint64) | _SIGN)
+
+
+def _from_ukeys(k):
+    return np.where(k >= _SIGN, k ^ _SIGN, ~k).view(np.float64)
+
+
+def _bitlen(u):
+    """Exact bit length of uint64 values (0 for 0)."""
+    e = np.minimum(np.frexp(u.astype(np.float64))[1].astype(np.int64), 64)
+    return e - ((e > 0) & ((u >> np.maximum(e - 1, 0).astype(np.uint64)) == 0))
+
+
+def _binning(base, span, log2):
+    """Power-of-two sub-bins of [base, base + span]: shift and saturated top key (keys are clipped to it)."""
+    shift = np.maximum(_bitlen(span) - log2, 0)
+    total = shift + log2
+    width = np.where(total >= 64, _UMAX, (_ONE << np.minimum(total, 63).astype(np.uint64)) - _ONE)
+    return shift.astype(np.uint64), np.where(width > _UMAX - base, _UMAX, base + width)
+
+
+def _starts(cum, width, rows):
+    """Count before row ``rows`` in a flat cumulative table of rows of ``width`` bins."""
+    return np.where(rows > 0, cum[np.maximum(rows * width - 1, 0)], 0)
+
+
+def _locate(cum, pos):
+    """Bin holding the 0-based position ``pos`` of a flat cumulative table, and the count before that bin."""
+    at = np.minimum(np.searchsorted(cum, pos, side="right"), cum.size - 1)
+    return at, np.where(at > 0, cum[np.maximum(at - 1, 0)], 0)
+
+
+def _ratio(a, n):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, a / np.maximum(n, 1), np.nan)
+
+
+def _check_block(block, n_cells):
+    block = np.asarray(block, dtype=np.float64)
+    if block.ndim != 2 or block.shape[0] != n_cells:
+        raise ValueError(f"blocks must have shape ({n_cells}, r), got {block.shape}")
+    return block
+
+
+def _tiles(block, rows, size):
+    """(j0, j1, view or copy of block[rows[j0:j1]] columns) with at most ``size`` elements each."""
+    r = block.shape[1]
+    per, width = max(1, size // max(r, 1)), max(1, min(r, size))
+    for j0 in range(0, rows.size, per):
+        j1 = min(j0 + per, rows.size)
+        first, last = int(rows[j0]), int(rows[j1 - 1])
+        for c0 in range(0, r, width):
+            if last - first == j1 - j0 - 1:
+                yield j0, j1, block[first:last + 1, c0:c0 + width]
+            else:
+                yield j0, j1, block[rows[j0:j1], c0:c0 + width]
+
+
+class ExactQuantiles:
+    """Exact per-cell type-7 quantiles of values arriving in blocks, over as many passes as the budget needs.
+
+    ``q = ExactQuantiles(n_cells, probs, memory_bytes, copy=True)``, then
+    ``while q.needs_pass(): q.start_pass(); [q.add(block) for block in blocks()]; q.finish_pass()``
+    and ``q.result()`` -> ``(len(probs), n_cells)``, bit-for-bit ``np.nanquantile(values, probs, axis=-1)``.
+    Each pass must feed every replication exactly once as float blocks ``(n_cells, r)`` (NaN = no value; kept
+    uncopied with ``copy=False``), in any blocking and order. Passes: 1 if about ``8 * n_cells * R`` bytes fit
+    in the budget, else 3 plus one per refinement level (at most ``ceil(64 / log2(Bs)) + 1``, see the module).
+    ``passes`` counts the passes used, ``peak_bytes`` the largest estimated size of the state plus workspace.
+    Raises ValueError when the budget is below the minimum, RuntimeError when a pass saw other values.
+    """
+
+    def __init__(self, n_cells: int, probs, memory_bytes: int, copy: bool = True):
+        self.n_cells, self.memory_bytes, self._copy = int(n_cells), int(memory_bytes), bool(copy)
+        self.probs = np.asarray(probs, dtype=np.float64).ravel()
+        if self.n_cells < 0 or not np.all((self.probs >= 0) & (self.probs <= 1)):
+            raise ValueError("n_cells must be >= 0 and probs in [0, 1]")
+        self._tile = int(np.clip(self.memory_bytes // (16 * _WS_PER_ELEM), 64, 1 << 17))
+        self._workspace = self._tile * _WS_PER_ELEM
+        need = self._workspace + 2048 + self.n_cells * (100 + 2 * self.probs.size * (40 + _TARGET_BYTES + 64))
+        if need > self.memory_bytes:
+            raise ValueError(f"memory_bytes={self.memory_bytes} is below the minimum of about {need} bytes "
+                             f"for {self.n_cells} cells and {self.probs.size} probabilities")
+        n = self.n_cells
+        self._n, self._min, self._max = np.zeros(n, np.int64), np.full(n, np.inf), np.full(n, -np.inf)
+        self.passes, self.peak_bytes, self._R, self._seen, self._stored, self._kept = 0, 0, 0, 0, [], True
+        self._stage, self._open, self._result = "count", False, None
+
+    def needs_pass(self) -> bool:
+        return self._result is None
+
+    def start_pass(self) -> None:
+        if self._open or self._result is not None:
+            raise RuntimeError("start_pass() without a pending pass (or before finish_pass())")
+        self._open, self._seen, self.passes = True, 0, self.passes + 1
+        if self._stage == "hist":
+            self._counts = np.zeros(self._m * self._W, np.int64)
+        elif self._stage == "refine":
+            self._plan()
+        self._note()
+
+    def add(self, block) -> None:
+        if not self._open:
+            raise RuntimeError("add() outside a pass: call start_pass() first")
+        block = _check_block(block, self.n_cells)
+        self._seen += block.shape[1]
+        try:
+            getattr(self, "_add_" + self._stage)(block)
+        except (IndexError, ValueError) as error:                       # a value out of pass 1's range
+            raise RuntimeError("every pass must feed the same values as pass 1") from error
+
+    def finish_pass(self) -> None:
+        if not self._open:
+            raise RuntimeError("finish_pass() without start_pass()")
+        self._open = False
+        if self._stage != "count" and self._seen != self._R:
+            raise RuntimeError(f"pass {self.passes} fed {self._seen} replications, pass 1 fed {self._R}: "
+                               "every pass must feed the same replications")
+        getattr(self, "_finish_" + self._stage)()
+
+    def result(self) -> np.ndarray:
+        if self._result is None:
+            raise RuntimeError("quantiles not ready: run the passes while needs_pass() is true")
+        return self._result
+
+    def _state_bytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)) + self._workspace
+
+    def _note(self, extra: int = 0) -> None:
+        held = self._state_bytes() + sum(b.nbytes for b in self._stored) + int(extra)
+        self.peak_bytes = max(self.peak_bytes, held)
+
+    # --- pass 1: counts, min, max (and the values themselves while they fit) -----------------------
+    def _add_count(self, block):
+        for j0, j1, xs in _tiles(block, np.arange(self.n_cells), self._tile):
+            lo, hi = np.minimum.reduce(xs, axis=1), np.maximum.reduce(xs, axis=1)   # NaN if any NaN
+            count, nan = np.full(j1 - j0, xs.shape[1], np.int64), np.isnan(lo)
+            if nan.any():
+                part = xs[nan]
+                lo[nan], hi[nan] = np.fmin.reduce(part, axis=1), np.fmax.reduce(part, axis=1)
+                count[nan] -= np.count_nonzero(np.isnan(part), axis=1)
+            self._n[j0:j1] += count
+            np.fmin(self._min[j0:j1], lo, out=self._min[j0:j1])
+            np.fmax(self._max[j0:j1], hi, out=self._max[j0:j1])
+        if self._kept:              # stored values + this block + one sorted row of R values + the results
+            held = sum(b.nbytes for b in self._stored) + block.nbytes + 8 * self.n_cells * self.probs.size
+            if held + 8 * self._seen + self._state_bytes() <= self.memory_bytes:
+                self._stored.append(np.array(block, dtype=np.float64, order="C", copy=self._copy or None))
+            else:
+                self._stored, self._kept = [], False
+        self._note()
+
+    def _finish_count(self):
+        self._R = R = self._seen
+        n = self._n
+        if self._kept:
+            self._result, self._stored = self._in_memory(), []
+            return
+        lo, hi, _ = type7_positions(n, self.probs)
+        k, cell = np.concatenate([lo, hi]).ravel(), np.tile(np.arange(self.n_cells), 2 * self.probs.size)
+        mid = (k > 0) & (k < n[cell] - 1) & (self._min[cell] < self._max[cell])
+        self._t_code = np.unique(cell[mid] * (R + 1) + k[mid])          # unresolved targets (cell, k)
+        t_cell, self._t_r = self._t_code // (R + 1), self._t_code % (R + 1)
+        self._t_val, self._t_g = np.full(t_cell.size, np.nan), np.full(t_cell.size, -1, np.int64)
+        if t_cell.size == 0:
+            self._result = self._assemble()
+            return
+        self._act = np.unique(t_cell)                                   # cells histogrammed in pass 2
+        m = self._m = self._act.size
+        # counts take 8 bytes a bin (the lookup table of the later passes 1 byte a bin)
+        free = self.memory_bytes - self._state_bytes() - 48 * m - _TARGET_BYTES * self._t_code.size
+        B = int(min(_MAX_BINS, max(2, R), free // (8 * m) - 1))
+        if B < 2:
+            raise MemoryError(f"memory_bytes={self.memory_bytes} too small for a histogram of {m} cells")
+        self._B, self._W = B, B + 1                                     # a row: bins 0..B (B: the max)
+        vmin, vmax = self._min[self._act], self._max[self._act]
+        with np.errstate(all="ignore"):
+            s = B / (vmax - vmin)
+        ok = np.isfinite(s) & (s > 0)
+        self._c0, self._s = np.where(ok, vmin, 0.0)[:, None], np.where(ok, s, B * 2.0**-1025)[:, None]
+        self._c1 = (np.arange(m, dtype=np.float64) * (B + 1) + np.where(ok, 0.0, B / 2))[:, None]
+        self._dirty = (n[self._act] < R) | ~ok                          # rows that may hold NaN or inf
+        self._t_a = np.searchsorted(self._act, t_cell)
+        self._rows, self._aidx, self._stage = self._act, np.arange(m), "hist"
+
+    def _in_memory(self):
+        P, R, n = self.probs.size, self._R, self._n
+        out, (lo, hi, gamma) = np.full((P, self.n_cells), np.nan), type7_positions(n, self.probs)
+        if R == 0 or self.n_cells == 0:
+            return out
+        free = self.memory_bytes - self._state_bytes() - sum(b.nbytes for b in self._stored) - out.nbytes
+        rows = int(max(1, free // (8 * R + 48 * P)))
+        for c0 in range(0, self.n_cells, rows):
+            part = np.concatenate([b[c0:c0 + rows] for b in self._stored], axis=1)
+            self._note(part.nbytes + out.nbytes)
+            part.sort(axis=1)                                           # NaN last
+            cols = slice(c0, c0 + part.shape[0])
+            a = np.take_along_axis(part, np.maximum(lo[:, cols], 0).T, axis=1).T
+            b = np.take_along_axis(part, np.maximum(hi[:, cols], 0).T, axis=1).T
+            out[:, cols] = type7_lerp(a, b, gamma[:, cols])
+        out[:, n == 0] = np.nan
+        return out
+
+    # --- pass 2: per-cell histograms ---------------------------------------------------------------
+    def _coarse(self, xs, a):
+        """Global pass-2 bin (a * (B + 1) + bin) of every value: finite values land in bins 0..B (all IEEE
+        steps are monotone and (x - min) * s <= B (1 + 2 eps)); -inf and NaN go to bin 0, +inf to bin B."""
+        t = xs - self._c0[a]
+        t *= self._s[a]
+        t += self._c1[a]
+        with np.errstate(invalid="ignore"):
+            g = t.astype(np.intp)
+        if self._dirty[a].any():
+            bad = ~np.isfinite(xs)
+            if bad.any():
+                g[bad] = a[np.nonzero(bad)[0]] * self._W + np.where(xs[bad] > 0, self._B, 0)
+        return g
+
+    def _add_hist(self, block):
+        W = self._W
+        for j0, j1, xs in _tiles(block, self._rows, self._tile):
+            gb = self._coarse(xs, self._aidx[j0:j1]).ravel()
+            if (j1 - j0) * W <= 2 * gb.size:
+                self._counts[j0 * W:j1 * W] += np.bincount(gb - j0 * W, minlength=(j1 - j0) * W)
+            else:
+                np.add.at(self._counts, gb, 1)
+
+    def _finish_hist(self):
+        W, m, R, counts = self._W, self._m, self._R, self._counts
+        counts[np.arange(m) * W] -= R - self._n[self._act]              # the NaNs went to bin 0
+        cum = np.cumsum(counts, out=counts)
+        first = _starts(cum, W, np.arange(m))
+        if not np.array_equal(cum[np.arange(1, m + 1) * W - 1] - first, self._n[self._act]):
+            raise RuntimeError("pass 2 saw other values than pass 1: every pass must feed the same values")
+        pos = first[self._t_a] + self._t_r
+        gb, below = _locate(cum, pos)
+        size = cum[gb] - below
+        self._note(4 * 8 * pos.size)
+        del self._counts, self._t_a, counts, cum
+        uq, inv = np.unique(gb, return_inverse=True)
+        self._t_g, self._t_r, self._q_gb = inv.astype(np.int64), pos - below, uq
+        # lookup table: bin -> 1 + index of the located bin within its row (0: not located); the small
+        # dtype keeps the table's cache footprint low; _rowq maps (row, index) to the located bin's id
+        row = uq // W
+        local = np.arange(uq.size) - np.searchsorted(row, row)
+        self._table = np.zeros(m * W, np.uint8 if local.max() < 255 else np.int32)
+        self._table[uq] = local + 1
+        self._rowq = np.full((m, int(local.max()) + 1), -1, np.int64)
+        self._rowq[row, local] = np.arange(uq.size)
+        self._g_n = size[np.unique(inv, return_index=True)[1]]
+        # approximate value range of each located bin, widened; keys outside it are clipped (still exact)
+        c0, s, c1, b = self._c0[row, 0], self._s[row, 0], self._c1[row, 0], (uq % W).astype(np.float64)
+        vmin, vmax = self._min[self._act[row]], self._max[self._act[row]]
+        with np.errstate(all="ignore"):
+            lo, hi = c0 + (row * W + b - c1) / s, c0 + (row * W + b + 1 - c1) / s
+            pad = (hi - lo) / 16
+            lo, hi = np.clip(lo - pad, vmin, vmax), np.clip(hi + pad, vmin, vmax)
+        self._g_base = _ukeys(np.where(np.isnan(lo), vmin, lo))
+        self._g_span = np.maximum(_ukeys(np.where(np.isnan(hi), vmax, hi)), self._g_base) - self._g_base
+        self._g_q, self._g_lo, self._g_hi = np.arange(uq.size), np.zeros(uq.size, np.uint64), np.full(uq.size, _UMAX)
+        self._stage = "refine"
+
+    # --- passes 3+: gather or refine the located bins --------------------------------------------
+    def _plan(self):
+        """Choose, within the budget, which groups are gathered and how finely the others are refined."""
+        G, order = self._g_q.size, np.argsort(self._g_n, kind="stable")
+        avail = self.memory_bytes - self._state_bytes() - (_TARGET_BYTES - 72) * self._t_g.size
+        cost = np.concatenate([[0], np.cumsum(self._g_n[order]) * _GATHER_BYTES])
+        fits = cost + (G - np.arange(G + 1)) * 2 * _SUB_BYTES <= avail
+        if not fits.any():
+            raise MemoryError(f"memory_bytes={self.memory_bytes} too small to refine {G} groups")
+        i = int(np.flatnonzero(fits)[-1])
+        self._g_gather = np.isin(np.arange(G), order[:i])
+        ref = np.flatnonzero(~self._g_gather)
+        self._rslot = np.where(self._g_gather, -1, np.cumsum(~self._g_gather) - 1)   # refinement slot or -1
+        if ref.size:
+            per = (avail - cost[i]) // (ref.size * _SUB_BYTES)
+            biggest = int(self._g_n[ref].max())
+            log2 = int(min(_MAX_SUB_LOG2, np.log2(max(per, 2)), max(1, (biggest - 1).bit_length())))
+            self._Bs, self._r_base = 1 << log2, self._g_base[ref]
+            self._r_shift, self._r_top = _binning(self._r_base, self._g_span[ref], log2)
+            self._cnt = np.zeros(ref.size << log2, np.int64)
+            self._mn, self._mx = np.full(ref.size << log2, _UMAX), np.zeros(ref.size << log2, np.uint64)
+        total = int(self._g_n[self._g_gather].sum())
+        self._buf_v, self._buf_g, self._fill = np.empty(total), np.empty(total, np.int32), 0
+        # the live groups of each located bin (disjoint key ranges), in slots
+        qs = self._g_q[by_q := np.argsort(self._g_q, kind="stable")]
+        rank = np.arange(G) - np.searchsorted(qs, qs)
+        self._slots = np.full((self._q_gb.size, int(rank.max()) + 1), -1, np.int64)
+        self._slots[qs, rank] = by_q
+        self._simple = self._slots.shape[1] == 1 and bool(np.all(self._g_lo == 0) & np.all(self._g_hi == _UMAX))
+        dead = ~np.isin(np.arange(self._q_gb.size), qs)
+        self._table[self._q_gb[dead]] = 0
+        self._rowq[(self._rowq >= 0) & dead[np.maximum(self._rowq, 0)]] = -1
+        self._aidx = np.unique(self._q_gb[qs] // self._W)
+        self._rows = self._act[self._aidx]
+
+    def _add_refine(self, block):
+        for j0, j1, xs in _tiles(block, self._rows, self._tile):
+            a = self._aidx[j0:j1]
+            hit = np.take(self._table, self._coarse(xs, a)).ravel()
+            sel = np.flatnonzero(hit != 0)
+            if sel.size == 0:
+                continue
+            v = xs.ravel()[sel]
+            q = self._rowq[a[sel // xs.shape[1]], hit[sel].astype(np.intp) - 1]
+            ok = ~np.isnan(v) & (q >= 0)
+            v, q, uk = v[ok], q[ok], None
+            if self._simple:
+                g = self._slots[q, 0]
+            else:                                                       # which live group, by key range
+                uk, g = _ukeys(v), np.full(v.size, -1, np.int64)
+                for j in range(self._slots.shape[1]):
+                    c = self._slots[q, j]
+                    inside = (c >= 0) & (uk >= self._g_lo[c]) & (uk <= self._g_hi[c])
+                    g[inside] = c[inside]
+                ok = g >= 0
+                v, g, uk = v[ok], g[ok], uk[ok]
+            gat = self._g_gather[g]
+            n = int(np.count_nonzero(gat))
+            if n:
+                if self._fill + n > self._buf_v.size:
+                    raise RuntimeError("more values than in pass 2: every pass must feed the same values")
+                self._buf_v[self._fill:self._fill + n], self._buf_g[self._fill:self._fill + n] = v[gat], g[gat]
+                self._fill += n
+            if n < g.size:
+                k = _ukeys(v[~gat]) if uk is None else uk[~gat]
+                rho = self._rslot[g[~gat]]
+                base = self._r_base[rho]
+                sub = (np.minimum(np.maximum(k, base), self._r_top[rho]) - base) >> self._r_shift[rho]
+                idx = rho * self._Bs + np.minimum(sub, np.uint64(self._Bs - 1)).astype(np.intp)
+                if self._cnt.size <= 4 * idx.size:
+                    self._cnt += np.bincount(idx, minlength=self._cnt.size)
+                else:
+                    np.add.at(self._cnt, idx, 1)
+                np.minimum.at(self._mn, idx, k)
+                np.maximum.at(self._mx, idx, k)
+
+    def _finish_refine(self):
+        live = np.flatnonzero(self._t_g >= 0)
+        tg, tr = self._t_g[live], self._t_r[live]
+        gat = self._g_gather[tg]
+        if self._buf_v.size:                                            # exact selection in the gathered values
+            if self._fill != self._buf_v.size:
+                raise RuntimeError("fewer values than in pass 2: every pass must feed the same values")
+            self._note(16 * self._fill)                                 # (group, value) pairs, sorted
+            pairs = np.empty(self._fill, np.complex128)                 # sorted by group, then value (no NaN)
+            pairs.real, pairs.imag = self._buf_g, self._buf_v           # (the buffers go at the end of the pass)
+            pairs.sort()
+            bounds = np.searchsorted(pairs.real, np.arange(self._g_q.size + 1.0))
+            if not np.array_equal(np.diff(bounds)[self._g_gather], self._g_n[self._g_gather]):
+                raise RuntimeError("the gathered counts changed between passes")
+            self._t_val[live[gat]] = pairs.imag[bounds[tg[gat]] + tr[gat]]
+            self._t_g[live[gat]] = -1
+            del pairs
+        q, n_new, lo, hi = (np.empty(0, t) for t in (np.int64, np.int64, np.uint64, np.uint64))
+        if self._rslot.max(initial=-1) >= 0:                            # refined groups: locate the sub-bins
+            Bs, rho = self._Bs, self._rslot[tg[~gat]]
+            cum = np.cumsum(self._cnt)
+            self._note(cum.nbytes + 48 * rho.size)
+            first = _starts(cum, Bs, np.arange(self._r_base.size))
+            ids = np.flatnonzero(~self._g_gather)
+            if not np.array_equal(cum[np.arange(1, ids.size + 1) * Bs - 1] - first, self._g_n[ids]):
+                raise RuntimeError("the refined counts changed between passes")
+            pos = first[rho] + tr[~gat]
+            at, below = _locate(cum, pos)
+            us, inv = np.unique(at, return_inverse=True)
+            lo, hi, t = self._mn[us], self._mx[us], live[~gat]
+            done, keep = (lo == hi)[inv], lo != hi                      # equal bounds: the value is known
+            self._t_val[t[done]] = _from_ukeys(lo[inv[done]])
+            self._t_g[t[done]] = -1
+            child = np.cumsum(keep) - 1                                 # new ids of the sub-bins kept
+            self._t_g[t[~done]], self._t_r[t[~done]] = child[inv[~done]], (pos - below)[~done]
+            q = self._g_q[ids[us[keep] // Bs]]
+            n_new = (cum[us] - np.where(us > 0, cum[np.maximum(us - 1, 0)], 0))[keep]
+            lo, hi = lo[keep], hi[keep]
+        self._g_q, self._g_n, self._g_lo, self._g_hi = q, n_new, lo, hi
+        self._g_base, self._g_span = lo, hi - lo
+        for name in _PER_PASS:
+            self.__dict__.pop(name, None)
+        if q.size == 0:
+            self._result = self._assemble()
+
+    def _assemble(self):
+        n, R = self._n, self._R
+        lo, hi, gamma = type7_positions(n, self.probs)
+
+        def stat(k):
+            v = np.where(k <= 0, self._min, self._max)
+            mid = (k > 0) & (k < n - 1) & (self._min < self._max)
+            if mid.any():
+                code = np.broadcast_to(np.arange(self.n_cells), k.shape)[mid] * (R + 1) + k[mid]
+                v[mid] = self._t_val[np.searchsorted(self._t_code, code)]
+            return v
+
+        out = type7_lerp(stat(lo), stat(hi), gamma)
+        out[:, n == 0] = np.nan
+        for name in [k for k, v in vars(self).items() if isinstance(v, np.ndarray) and k[0] == "_"]:
+            if name not in ("_n", "_min", "_max"):
+                delattr(self, name)                                     # free the pass state
+        return out
+
+
+class StreamingMoments:
+    """Per-cell count of valid values, mean (sum / count) and share of positive values, in one pass.
+
+    ``m = StreamingMoments(n_cells); m.add(block)`` for blocks ``(n_cells, r)`` (NaN = no value); then
+    ``m.count()``, ``m.mean()`` and ``m.share_positive()`` = count(value > 0) / count (NaN where count = 0).
+    """
+
+    def __init__(self, n_cells: int, tile: int = 1 << 17):
+        self.n_cells, self._tile = int(n_cells), int(tile)
+        self._count, self._positive = np.zeros(self.n_cells, np.int64), np.zeros(self.n_cells, np.int64)
+        self._sum = np.zeros(self.n_cells)
+
+    def add(self, block) -> None:
+        block = _check_block(block, self.n_cells)
+        for j0, j1, xs in _tiles(block, np.arange(self.n_cells), self._tile):
+            missing = np.isnan(xs)
+            self._count[j0:j1] += np.count_nonzero(~missing, axis=1)
+            self._sum[j0:j1] += np.where(missing, 0.0, xs).sum(axis=1)
+            self._positive[j0:j1] += np.count_nonzero(xs > 0, axis=1)
+
+    def count(self) -> np.ndarray:
+        return self._count.copy()
+
+    def mean(self) -> np.ndarray:
+        return _ratio(self._sum, self._count)
+
+    def share_positive(self) -> np.ndarray:
+        return _ratio(self._positive, self._count)
+
+
+class RankCounts:
+    """Exact summaries of integer ranks through a rank histogram per (group, entity).
+
+    ``add(ranks)`` takes ``(n_groups, n_entities, r)`` ranks 1..n_entities (floats; NaN = not ranked) and
+    updates the table ``(n_groups, n_entities, n_entities)``, so memory does not grow with R.
+    ``quantiles(probs)`` -> ``(len(probs), n_groups, n_entities)``, bit-for-bit ``np.nanquantile`` over the
+    replications (type 7, from cumulative counts); ``mean()`` and ``count()`` -> ``(n_groups, n_entities)``.
+    """
+
+    def __init__(self, n_groups: int, n_entities: int):
+        self.n_groups, self.n_entities = int(n_groups), int(n_entities)
+        self.table = np.zeros((self.n_groups, self.n_entities, self.n_entities), np.int64)
+
+    def add(self, ranks) -> None:
+        G, E = self.n_groups, self.n_entities
+        ranks = np.asarray(ranks, dtype=np.float64)
+        if ranks.ndim != 3 or ranks.shape[:2] != (G, E):
+            raise ValueError(f"ranks must have shape ({G}, {E}, r), got {ranks.shape}")
+        flat = ranks.reshape(G * E, -1)
+        values = flat[valid := ~np.isnan(flat)]
+        if values.size and not (np.all(values == np.floor(values)) and values.min() >= 1 and values.max() <= E):
+            raise ValueError(f"ranks must be integers 1..{E} or NaN")
+        idx = np.nonzero(valid)[0] * E + (values.astype(np.intp) - 1)
+        table = self.table.reshape(-1)
+        if table.size <= 4 * idx.size:
+            table += np.bincount(idx, minlength=table.size)
+        else:
+            np.add.at(table, idx, 1)
+
+    def count(self) -> np.ndarray:
+        return self.table.sum(axis=-1)
+
+    def mean(self) -> np.ndarray:
+        return _ratio(self.table @ np.arange(1, self.n_entities + 1), self.count())
+
+    def quantiles(self, probs) -> np.ndarray:
+        G, E = self.n_groups, self.n_entities
+        probs = np.asarray(probs, dtype=np.float64).ravel()
+        n = self.count().reshape(-1)
+        out = np.full((probs.size, G * E), np.nan)
+        if n.size and E:
+            lo, hi, gamma = type7_positions(n, probs)
+            cum = np.cumsum(self.table.reshape(-1))
+            first = _starts(cum, E, np.arange(G * E))
+            rank = [(_locate(cum, first + np.maximum(k, 0))[0] % E + 1).astype(np.float64) for k in (lo, hi)]
+            out[:] = type7_lerp(rank[0], rank[1], gamma)
+            out[:, n == 0] = np.nan
+        return out.reshape(probs.size, G, E)
+
+
+def descending_ranks(values) -> np.ndarray:
+    """Ranks along the last axis, 1 = highest, ties share the best rank, NaN stays NaN.
+
+    pandas' ``rank(ascending=False, method="min")`` for any leading shape: one argsort per row
+    (O(n log n)); a tie run takes the 1-based position of its first member (running maximum).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0:
+        return descending_ranks(values[None])[0]
+    missing = np.isnan(values)
+    key = np.where(missing, np.inf, -values)                    # NaN after everything, even -inf
+    order = np.argsort(key, axis=-1)
+    ordered = np.take_along_axis(key, order, axis=-1)
+    first = np.ones(values.shape, dtype=bool)
+    first[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    start = np.where(first, np.arange(1, values.shape[-1] + 1, dtype=np.float64), 0.0)
+    np.maximum.accumulate(start, axis=-1, out=start)
+    ranks = np.empty(values.shape)
+    np.put_along_axis(ranks, order, start, axis=-1)
+    ranks[missing] = np.nan
+    return ranks

@@ -1,0 +1,66 @@
+"""Worker processes that draw and save figures side by side, one per CPU.
+
+A figure set is a dozen figures, each drawn once and saved as PNG, SVG and PDF, one after another a few
+seconds of one core. The workers fork from a server process that imported ``zoneindex.figures`` (the
+plotting stack) once, so a new worker starts in milliseconds and nothing of the calling process (a notebook
+kernel, its threads and sockets) is copied into it. ``start`` starts that server ahead of time, so that it
+imports while other work goes on; ``zoneindex run`` calls it before the first notebook. This module imports
+nothing heavy, so that the call costs nothing.
+
+As with any start method but fork, a script that draws in the workers needs the
+``if __name__ == "__main__":`` guard (the workers import the calling script's main module).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
+
+PRELOAD = ["zoneindex.figures"]  # what the server imports once for every worker
+WORKERS_ENV = "ZONEINDEX_FIGURE_WORKERS"  # how many workers; 0 or 1: draw in the calling process
+_POOL: dict = {}  # this process's pool, once started: {"pool": ProcessPoolExecutor, "workers": n}
+
+
+def workers() -> int:
+    """One worker per CPU this process may use, unless $ZONEINDEX_FIGURE_WORKERS says otherwise."""
+    return int(os.environ.get(WORKERS_ENV) or len(os.sched_getaffinity(0)))
+
+
+def start() -> None:
+    """Start the server the workers fork from, without waiting for its imports; nothing with one CPU."""
+    if workers() > 1:
+        _context()
+        forkserver.ensure_running()
+
+
+def run_all(tasks: list) -> list:
+    """Call each task (a picklable function without arguments) and return the results in task order: in
+    the workers when there are several tasks and CPUs, else one after another in this process."""
+    pool = _pool() if len(tasks) > 1 else None
+    if pool is None:
+        return [task() for task in tasks]
+    try:
+        return [future.result() for future in [pool.submit(task) for task in tasks]]
+    except BrokenProcessPool:
+        _POOL.clear()  # a worker died (killed, out of memory): the next call starts new ones
+        raise
+
+
+def _context():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def _pool() -> ProcessPoolExecutor | None:
+    count = workers()
+    if count < 2:
+        return None
+    if not _POOL:
+        import matplotlib  # already imported by whoever draws; the workers draw off-screen
+
+        _POOL.update(pool=ProcessPoolExecutor(count, mp_context=_context(), initializer=matplotlib.use,
+                                              initargs=("Agg",)), workers=count)
+    return _POOL["pool"]
