@@ -20,10 +20,12 @@ run: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m zoneindex.lab --port $(PORT)
 
-# Everything, nbval on every notebook and the end-to-end runs included, on every CPU (pytest-xdist: a test
-# module's tests stay together on one worker, the notebooks too; each study is run once for all of them).
+# Everything, nbval on every notebook and the end-to-end runs included: the tests on every CPU (pytest-xdist: a
+# test module's tests stay together on one worker; each study is run once for all of them), then the notebooks
+# in one process, in order, as nbval runs them in one out-root.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadgroup tests
+	$(BIN)/python -m pytest -p no:xdist notebooks
 
 # The unit and property tests only (no pipeline run, notebook or server): under a minute, while you work.
 test-fast: $(STAMP)
