@@ -5,6 +5,9 @@
 #   chromium-driver chromedriver for that Chromium: the JupyterLab browser test drives it (tests/test_lab.py)
 #   libreoffice-calc-nogui  headless LibreOffice (soffice): the data-entry round trip saves workbooks through it
 #                           as a researcher would (tests/test_entry_roundtrip.py)
+#   libreoffice-writer-nogui, libreoffice-math-nogui  LibreOffice Writer and its formula module: the test of
+#                           report.docx converts it to PDF as a reader's Word processor would (tests/test_docx.py;
+#                           without the Math module the equations vanish)
 # Other packages may be named as arguments instead: scripts/ensure_system_packages.sh fonts-noto-cjk
 # Idempotent, and quick when everything is there (no apt-get update, no root needed). Uses apt-get as root,
 # through sudo otherwise. After installing fonts it drops matplotlib's font list: a list cached before the
@@ -12,7 +15,8 @@
 set -euo pipefail
 
 packages=("$@")
-[ ${#packages[@]} -gt 0 ] || packages=(fonts-noto-cjk chromium chromium-driver libreoffice-calc-nogui)
+[ ${#packages[@]} -gt 0 ] || packages=(fonts-noto-cjk chromium chromium-driver libreoffice-calc-nogui
+                                      libreoffice-writer-nogui libreoffice-math-nogui)
 
 installed() {  # a package counts as present if dpkg has it, or (off Debian) its program or font is found
   if command -v dpkg-query >/dev/null 2>&1 &&

@@ -12,7 +12,7 @@ import pandas as pd
 
 from zoneindex.illustrative import GENERATOR, make_panel
 from zoneindex.paths import PROJECT_ROOT, RAW, SEEDS
-from zoneindex.provenance import sha256_file, write_source_record
+from zoneindex.provenance import sha256_file, write_generated_record
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,16 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     # %.10g prints whole numbers without a trailing .0 and never adds digits the generator rounded away.
     panel.to_csv(out, index=False, float_format="%.10g", lineterminator="\n")
     public = int((panel["status"] == "public").sum())
-    write_source_record(
+    write_generated_record(
         out,
         title=f"CDHT internationalization indicators {args.first}-{args.last}: illustrative panel",
-        publisher="zoneindex project (generated, illustrative)",
-        url=GENERATOR,
-        retrieved=args.date,
-        licence="CC0-1.0",
-        illustrative=True,
         generator=GENERATOR,
         seed=args.seed,
+        retrieved=args.date,
         description=(f"{len(panel)} indicator-year values; {public} are public facts (status public, with their URL), "
                      "all others are generated from seeds/cdht/illustrative_assumptions.csv and are NOT data."),
         inputs={str(path.relative_to(PROJECT_ROOT)): sha256_file(path) for path in inputs.values()},

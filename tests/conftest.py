@@ -44,22 +44,25 @@ class Run:
 
 @pytest.fixture(scope="session")
 def study_run(tmp_path_factory):
-    """``study_run(study, year=None)``: the one run of that study and edition (None: its latest) of this session."""
+    """``study_run(study, year=None, lang="en")``: the one run of that study, edition (None: its latest) and
+    write-up language of this session."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the folder of every worker's own temporary folder
     shared = shared / "editions"
     shared.mkdir(exist_ok=True)
 
-    def get(study: str, year: int | None = None) -> Run:
+    def get(study: str, year: int | None = None, lang: str = "en") -> Run:
         latest = load_study(study).last_year
-        folder = shared / f"{study}-{year or latest}"
+        folder = shared / f"{study}-{year or latest}" if lang == "en" else shared / f"{study}-{year or latest}-{lang}"
         with open(folder.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
             record = folder / "run.json"
             if not record.exists():
                 year_args = ["--year", str(year)] if year not in (None, latest) else []  # the latest: as typed
-                done = zoneindex("run", "--no-progress", "--study", study, *year_args, "--out-root", str(folder / "out"))
+                lang_args = ["--lang", lang] if lang != "en" else []
+                done = zoneindex("run", "--no-progress", "--study", study, *year_args, *lang_args,
+                                 "--out-root", str(folder / "out"))
                 folder.mkdir(exist_ok=True)
                 record.write_text(json.dumps({"returncode": done.returncode, "stdout": done.stdout,
                                               "stderr": done.stderr}), encoding="utf-8")

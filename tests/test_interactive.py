@@ -31,10 +31,9 @@ def zoneindex(*args):
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """One published cdht edition under its own out-root (one pipeline run for the whole module)."""
-    out = tmp_path_factory.mktemp("published")
-    zoneindex("run", "--no-progress", "--study", "cdht", "--out-root", str(out))
+def published(tmp_path_factory, study_run):
+    """One published cdht edition under its own out-root: a copy of the session's cdht run, published."""
+    out = study_run("cdht").copy(tmp_path_factory.mktemp("published") / "out")
     zoneindex("publish", "--study", "cdht", "--year", "2023", "--out-root", str(out))
     return out
 
@@ -54,7 +53,6 @@ def run_by_hand(notebook: Path, out_root: Path, monkeypatch, cwd: Path = paths.N
     return nb
 
 
-@pytest.mark.slow  # the module's one pipeline run
 def test_notebooks_run_by_hand_never_touch_a_published_edition(published, monkeypatch):
     edition = edition_digests(published, "cdht", 2023)
     everything = tree_digests(published)
@@ -76,7 +74,6 @@ def test_notebooks_run_by_hand_never_touch_a_published_edition(published, monkey
             (published / "data/processed/cdht/2023" / f"{table}.csv").read_bytes()
 
 
-@pytest.mark.slow  # the module's one pipeline run
 def test_a_scratch_run_reads_the_latest_good_edition(published, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(published / "data", home / "data")
@@ -98,7 +95,6 @@ def test_a_scratch_run_reads_the_latest_good_edition(published, tmp_path):
         again.read("no_such_table")
 
 
-@pytest.mark.slow  # the module's one pipeline run
 def test_without_an_edition_a_scratch_run_computes_what_it_needs(published, tmp_path):
     ctx = pipeline.open_run("cdht", 0, str(tmp_path))
     assert ctx.scratch.edition is None and "computed from the raw files" in ctx.scratch.describe()

@@ -269,8 +269,8 @@ SAATY = [1 / 9, 1 / 7, 1 / 5, 1 / 3, 1.0, 3.0, 5.0, 7.0, 9.0]
 
 
 @settings(max_examples=80, deadline=None)
-@given(structure, st.data(), st.sampled_from(sorted(WEIGHTERS)))
-def test_relative_weights_are_non_negative_and_sum_to_one_in_every_group(dimensions, data, method):
+@given(structure, st.data(), st.sampled_from(sorted(set(WEIGHTERS) - {"ahp_panel"})))  # ahp_panel reads files:
+def test_relative_weights_are_non_negative_and_sum_to_one_in_every_group(dimensions, data, method):  # test_ahp.py
     fw = tree(dimensions)
     # distinct whole numbers: every indicator varies, so each method has something to weight by
     values = data.draw(arrays(float, (8, len(fw.indicators)), elements=st.integers(0, 1000).map(float), unique=True))

@@ -273,7 +273,7 @@ def test_reruns_in_new_processes_are_byte_identical(tmp_path):
               "fig = plots.plot_waterfall(pd.Series([1.5, -0.5], index=['A', 'B']), 100, {'A': '经济', 'B': '社会'},"
               " plots.dimension_colours(['A', 'B']), '标题', '示意数据')\n"
               "plots.save_figure(fig, Path(sys.argv[1]) / 'wf', caption='说明')\n")
-    src = str(Path(plots.__file__).resolve().parents[1])
+    src = str(Path(plots.__file__).resolve().parents[2])  # plots/__init__.py -> src
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": src}
         env.pop("SOURCE_DATE_EPOCH", None)  # the fixed dates must come from save_figure itself

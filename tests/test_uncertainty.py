@@ -359,7 +359,7 @@ def test_spec_refuses_unknown_methods_and_options_naming_the_input(cdht):
 def test_describe_gives_the_formulas(cdht):
     _, _, prepared = cdht
     text = ua.describe(prepared.spec)
-    for piece in ("S_{Ti}", "Saltelli", "Jansen", "U(1-\\varepsilon, 1+\\varepsilon)", "P(\\Delta", "| 2 | aggregation",
+    for piece in ("S_{Ti}", "[@saltelli2010]", "[@jansen1999]", "U(1-\\varepsilon, 1+\\varepsilon)", "P(\\Delta", "| 2 | aggregation",
                   "N_A", "N/2", "outside [0, 1]: not converged"):
         assert piece in text
     assert "y' = 100 + s" in ua.describe(prepared.spec, True) and "\\sigma_0" in ua.describe(prepared.spec, False)

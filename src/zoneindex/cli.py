@@ -1,4 +1,4 @@
-"""Command line: ``zoneindex run | check | new-study | new-year | publish | studies | schema`` (``--help`` on each)."""
+"""Command line: ``zoneindex run | check | new-study | new-year | publish | studies | schema | ahp-survey`` (``--help`` on each)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,7 @@ from zoneindex.errors import InputError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zoneindex", description="Composite indices for development zones.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the five notebooks of one edition and build its write-up")
+    run = commands.add_parser("run", help="run the six notebooks of one edition and build its write-up")
     run.add_argument("--study", default="cdht", help="study folder under seeds/ (default: cdht)")
     run.add_argument("--year", default="latest", help="edition year (default: latest, the newest year with data)")
     run.add_argument("--out-root", default=None, help="write data/processed, figures and reports under DIR")
@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
                                                      "record) from a publisher's CSV or Excel file")
     scaffold.add_argument("name", help="the new study's folder name under seeds/")
     scaffold.add_argument("--from", dest="source", required=True, help="the publisher's file (long or wide)")
+    survey_parser = commands.add_parser("ahp-survey", help="write the bilingual expert questionnaire of expert-panel "
+                                                           "AHP (weights: {method: ahp_panel})")
+    survey_parser.add_argument("--study", default="cdht", help="study folder under seeds/ (default: cdht)")
+    survey_parser.add_argument("--out", default=None, help="the workbook to write (default: ahp_survey_<study>.xlsx "
+                                                           "in the current folder)")
+    survey_parser.add_argument("--lang", default="zh", choices=("zh", "en"), help="language listed first")
     schema_parser = commands.add_parser("schema", help="print the study.yaml reference (Markdown) or JSON Schema")
     schema_parser.add_argument("--markdown", action="store_true", help="docs/study-reference.md (the default)")
     schema_parser.add_argument("--json", action="store_true", help="docs/study.schema.json")
@@ -151,6 +157,15 @@ def _command(args) -> int:
             return 0
         marker = editions.publish(out)
         print(f"published: {marker}")
+        return 0
+    if args.command == "ahp-survey":
+        from zoneindex import paths
+        from zoneindex.ahp_survey import write_survey
+
+        study = load_study(args.study)
+        out = write_survey(study.framework, Path(args.out or f"ahp_survey_{args.study}.xlsx"), study.title, args.lang)
+        print(f"questionnaire: {out}\nhand one copy to each expert; put each filled workbook, with its .source.yaml, "
+              f"in {paths.RAW / args.study / 'ahp'}/ and set weights: {{method: ahp_panel}} in study.yaml")
         return 0
     if args.command == "new-year":
         print(new_year(args.study, args.year, args.out_root, args.force))

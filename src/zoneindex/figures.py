@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from functools import partial
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
 from zoneindex import workers
 from zoneindex.aggregate import method_for_level
+from zoneindex.figurepack import EDITABLE  # the subfolder of the live-text SVGs
 from zoneindex.plots import (TEXT, dimension_colours, figure_title, plot_framework, plot_growth, plot_heatmap,
-                             plot_index_over_time, plot_radar, plot_ranked_bars, plot_sobol, plot_uncertainty_bands,
+                             plot_index_over_time, plot_radar, plot_rank_shifts, plot_ranked_bars, plot_sobol,
+                             plot_uncertainty_bands,
                              plot_waterfall, save_figure, set_theme)
 
 FIGURE_TITLES = {
@@ -92,8 +95,16 @@ def _edition_figure(edition: "_Edition", name: str, lang: str, folder) -> dict:
 
 
 def _saved(fig: Figure, name: str, lang: str, folder, caption: str) -> dict:
-    """Save ``fig`` as ``<name>_<lang>.*`` with its caption; the row that lists it."""
+    """Save ``fig`` as ``<name>_<lang>.*`` with its caption, and as ``editable/<name>_<lang>.svg`` with its text
+    as text (for editors: the figure pack); the row that lists it.
+
+    The title is taken off the image first: the write-up, the Word document and the figure pack number and
+    caption every figure outside it (zoneindex.captions), as a report does; the row keeps it.
+    """
     title = figure_title(fig)
+    fig.suptitle("")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # live text, as Word and Inkscape edit it
+        save_figure(fig, folder / EDITABLE / f"{name}_{lang}", formats=("svg",))
     files = save_figure(fig, folder / f"{name}_{lang}", caption=caption)
     return {"figure": name, "lang": lang, "title": title, "files": ", ".join(p.name for p in files)}
 
@@ -118,6 +129,9 @@ class _Edition:
         self.illustrative = bool(self.scores["illustrative"].any())
         # the validate stage's 5-95 % rank ranges, drawn beside the ranked bars of a cross-section
         self.rank_ranges = ctx.read("uncertainty_ranks") if ctx.has("uncertainty_ranks") else None
+        # entity names of the study's entity table (asem: English country names), for the English figures
+        self.entity_names = (ctx.read("entities").set_index("entity")["name"].dropna().astype(str).to_dict()
+                             if ctx.has("entities") and "name" in ctx.read("entities") else {})
 
     def figure_names(self) -> list[str]:
         series, entities = len(self.years) > 1, self.latest["entity"].nunique()
@@ -181,7 +195,8 @@ class _Edition:
             matrix = self.latest[self.latest["code"].isin(self.axes)].pivot(index="entity", columns="code",
                                                                              values="value")
             matrix, key = matrix.loc[order, self.axes].rename(columns=labels), "heatmap_entities"
-        return plot_heatmap(matrix, FIGURE_TITLES[key][lang].format(**text), note, center=center), key
+            matrix = matrix.rename(index=self.entity_names if lang == "en" else {})
+        return plot_heatmap(matrix, FIGURE_TITLES[key][lang].format(**text), note, center=center, lang=lang), key
 
     def _ranked_bars(self, labels, text, lang, note):
         wide = self.latest.pivot(index="entity", columns="code", values="value")
@@ -197,7 +212,9 @@ class _Edition:
             ranges = self.rank_ranges[(self.rank_ranges["code"] == self.fw.root) & (self.rank_ranges["year"] == self.last)]
             intervals = ranges.rename(columns={"q05_rank": "q05", "q95_rank": "q95"})[["entity", "q05", "q95"]]
         return plot_ranked_bars(values, labels, self.colours, title, self.entity, note, intervals=intervals,
-                                interval_kind="rank", lang=lang), "ranked_bars"
+                                interval_kind="rank", lang=lang, names=self.entity_names if lang == "en" else None,
+                                base_year=self.study.base_year if self.study.methods.get("rebase") else None,
+                                ), "ranked_bars"
 
     def _framework(self, labels, text, lang, note):
         title = FIGURE_TITLES["framework"][lang].format(**text)
@@ -232,14 +249,17 @@ def uncertainty_figures(ctx, summary: pd.DataFrame, ranks: pd.DataFrame | None, 
                         runs: int, languages=None) -> pd.DataFrame:
     """The validate stage's figures: the uncertainty range of the index (over the years for the focus
     entity, or of every entity's rank for a cross-section) and the Sobol indices of the main target
-    (the change since the base year, else the mean rank shift, else the index value)."""
+    (the change since the base year, else the mean rank shift, else the index value).
+
+    Drawn in both languages (the figure pack holds every figure in both) unless ``languages`` are given;
+    the rows returned are those of the run's language, the figures the write-up shows."""
     study, fw = ctx.study, ctx.study.framework
     entity = study.config.get("focus_entity") or summary["entity"].iloc[0]
     years = sorted(summary["year"].unique())
     target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
     note_needed = bool(ctx.read("scores")["illustrative"].any())
     tasks = []
-    for lang in languages or (ctx.lang,):
+    for lang in languages or ("en", "zh"):
         note = ILLUSTRATIVE_NOTE[lang] if note_needed else None
         text = {"index": fw.name(fw.root, lang), "entity": entity, "runs": runs, "year": years[-1],
                 "target": UNCERTAINTY_TEXT["target"][target][lang]}
@@ -256,9 +276,46 @@ def uncertainty_figures(ctx, summary: pd.DataFrame, ranks: pd.DataFrame | None, 
         sobol_title = UNCERTAINTY_TEXT["sobol"][lang].format(**text)
         sobol = partial(plot_sobol, indices[indices["target"] == target], sobol_title, lang=lang, note=note)
         for name, plot, title in (("uncertainty", bands, title), ("sobol", sobol, sobol_title)):
-            caption = title + (f" {note}" if note else "")
+            caption = title + ({"en": ". ", "zh": "。"}[lang] + note if note else "")
             tasks.append(partial(_plotted, plot, name, lang, ctx.out.figures, title, caption))
-    return pd.DataFrame(workers.run_all(tasks))
+    drawn = pd.DataFrame(workers.run_all(tasks))
+    return drawn if languages else drawn[drawn["lang"] == ctx.lang].reset_index(drop=True)
+
+
+VALIDATION_TEXT = {
+    "correlations": {"en": "Correlations (Pearson) between the components of {index}, {year}",
+                     "zh": "{index}各组成部分之间的相关系数（Pearson，{year}年）"},
+    "rank_shifts": {"en": "{index}: ranks under the alternative method sets, {year}",
+                    "zh": "{index}：各备选方法组合下的排名（{year}年）"},
+}
+
+
+def validation_figures(ctx, correlations: pd.DataFrame | None = None, rank_shifts: pd.DataFrame | None = None,
+                       languages=None) -> pd.DataFrame:
+    """The validate stage's cross-section figures: the correlation matrix of the components (``correlations``,
+    codes on both axes) and every entity's rank under each alternative method set (``rank_shifts``, as
+    score.rank_shifts gives it), in both languages unless ``languages`` are given, each saved with its caption
+    as ``correlations_<lang>`` / ``rank_shifts_<lang>``; the rows returned are those of the run's language."""
+    fw = ctx.study.framework
+    note_needed = bool(ctx.read("scores")["illustrative"].any())
+    tasks = []
+    for lang in languages or ("en", "zh"):
+        note = ILLUSTRATIVE_NOTE[lang] if note_needed else None
+        text = {"index": fw.name(fw.root, lang), "year": ctx.year}
+        labels = fw.labels(lang)
+        drawn = []
+        if correlations is not None:
+            title = VALIDATION_TEXT["correlations"][lang].format(**text)
+            drawn.append(("correlations", title, partial(plot_heatmap, correlations.rename(index=labels, columns=labels),
+                                                         title, note, center=0.0, cmap="RdBu_r", lang=lang)))
+        if rank_shifts is not None:
+            title = VALIDATION_TEXT["rank_shifts"][lang].format(**text)
+            drawn.append(("rank_shifts", title, partial(plot_rank_shifts, rank_shifts, title, note, lang=lang)))
+        for name, title, plot in drawn:
+            caption = title + ({"en": ". ", "zh": "。"}[lang] + note if note else "")
+            tasks.append(partial(_plotted, plot, name, lang, ctx.out.figures, title, caption))
+    rows = pd.DataFrame(workers.run_all(tasks), columns=["figure", "lang", "title", "files"])
+    return rows if languages else rows[rows["lang"] == ctx.lang].reset_index(drop=True)
 
 
 def _plotted(plot, name: str, lang: str, folder, title: str, caption: str) -> dict:

@@ -2,7 +2,9 @@ r"""The scoring kernel: normalised indicators → weights → aggregation up the
 
 One set of array functions serves every caller: the nominal score (``score.score``, one replication), the
 what-if re-score (one replication on cached clean data) and the uncertainty engine (batches of many
-replications that share a normalised matrix). An aggregator is written here once.
+replications that share a normalised matrix). An aggregator is written here once; the aggregators that
+compare rows (TOPSIS, grey relational analysis, Copeland) are written once in ``crossrow.py`` and called
+from here node by node.
 
 **Layout.** The hierarchy is compiled once (:class:`Tree`), the aggregation settings once (:class:`Plan`)
 and the rows' structure once (:class:`Rows`: each row's base-year and previous-year row). The
@@ -27,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zoneindex.aggregate import method_for_level
+from zoneindex import crossrow
+from zoneindex.aggregate import CROSS_ROW, method_for_level, method_options
 from zoneindex.errors import InputError
 from zoneindex.framework import Framework
 
@@ -82,16 +85,18 @@ class Tree:
 
 class LevelPlan(tuple):
     """(method, p) of one level, as ``aggregate.method_for_level`` gives them, carrying the level's own
-    ``min_availability`` (None: the plan's) and whether its missing nodes are imputed (``impute``)."""
+    ``min_availability`` (None: the plan's), whether its missing nodes are imputed (``impute``) and, for a
+    method that compares rows (``crossrow``), its checked options (``options``)."""
 
-    def __new__(cls, method: str, p, min_availability: float | None = None, impute: bool = False):
+    def __new__(cls, method: str, p, min_availability: float | None = None, impute: bool = False,
+                options: dict | None = None):
         level = super().__new__(cls, (method, p))
-        level.min_availability, level.impute = min_availability, impute
+        level.min_availability, level.impute, level.options = min_availability, impute, options
         return level
 
     def __getnewargs__(self):
         """Pickling (plans go to dask workers): ``__new__`` takes the fields, not one tuple."""
-        return (self[0], self[1], self.min_availability, self.impute)
+        return (self[0], self[1], self.min_availability, self.impute, self.options)
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,8 @@ class Plan:
         impute_levels = set((imputed.get("levels") or range(2, max_level)) if imputed else ())
         levels = {level: LevelPlan(*method_for_level(config, level),
                                    (rules.get(level) or {}).get("min_availability") if isinstance(rules.get(level), dict)
-                                   else None, level in impute_levels) for level in range(2, max_level + 1)}
+                                   else None, level in impute_levels, method_options(config, level))
+                  for level in range(2, max_level + 1)}
         return cls(levels, float(config.get("min_availability", 0.5)), non_positive, chain,
                    bool(rebase) and base_year is not None and not chain, (imputed or {}).get("group"))
 
@@ -301,6 +307,8 @@ def aggregate(x: np.ndarray, weights: np.ndarray, tree: Tree, plan: Plan, rows: 
         for depth, nodes in enumerate(tree.levels):
             level = plan.levels[depth + 2]
             method, p = level
+            options = getattr(level, "options", None)
+            compare = crossrow.comparison(method, options, rows) if options is not None else None
             for node in nodes:
                 slot = tree.slot[node.position]
                 if node.columns is not None:
@@ -317,12 +325,12 @@ def aggregate(x: np.ndarray, weights: np.ndarray, tree: Tree, plan: Plan, rows: 
                 if node_applies is not None:
                     counted = node_applies[node.children].sum(axis=0).astype(float)[:, None]
                     node_applies[node.position] = counted[:, 0] > 0
-                raw[slot] = _mean(children, node_weights, method, p, plan.share(depth + 2), counted)
+                raw[slot] = _mean(children, node_weights, method, p, plan.share(depth + 2), counted, compare)
                 if cells is not None and getattr(level, "impute", False):
                     applies = None if node_applies is None else node_applies[node.position]
                     raw[slot], imputed[slot] = _impute_missing(raw[slot], cells, applies)
-                if plan.rebase:
-                    values[slot] = _rebased(raw[slot], rows)
+                if plan.rebase:   # a row-comparing method's value is a relative position: never rebased
+                    values[slot] = _rebased(raw[slot], rows) if compare is None else raw[slot]
     return Aggregated(tree, x, weights, values, raw, undefined, steps, node_applies,
                       imputed if cells is not None else None)
 
@@ -382,13 +390,17 @@ def _present_weights(children, node_weights) -> tuple[list[np.ndarray], np.ndarr
     return [wj / total for wj in w], present
 
 
-def _mean(children, node_weights, method: str, p, min_availability: float, counted=None) -> np.ndarray:
+def _mean(children, node_weights, method: str, p, min_availability: float, counted=None,
+          compare=None) -> np.ndarray:
     r"""The weighted mean of one node for every row and replication (rows × R). ``counted`` (rows × 1): the
-    number of children that apply in each row (default: all of them), the base of its availability."""
+    number of children that apply in each row (default: all of them), the base of its availability;
+    ``compare``: the node function of a method that compares rows (``crossrow.comparison``)."""
     w, present = _present_weights(children, node_weights)
     complete = present is None
     shape = np.broadcast_shapes(np.shape(w[0]), children[0].shape)
-    if method == "mazziotta_pareto":
+    if compare is not None:
+        result = np.array(compare(children, w, node_weights), dtype=float)
+    elif method == "mazziotta_pareto":
         v = children if complete else [np.nan_to_num(c) for c in children]
         mean = _weighted_sum(w, v, shape)
         spread = _weighted_sum(w, v, shape, lambda vj: (vj - mean) ** 2)
@@ -448,6 +460,10 @@ def _chained(children, node_weights, rows: Rows) -> tuple[np.ndarray, tuple]:
 # The exact decomposition of change since the base year (one replication: the nominal or a what-if)
 # ---------------------------------------------------------------------------------------------------
 
+# methods whose change is not a sum of per-child terms: shared out in proportion to the change of w̃_j v_j
+PROPORTIONAL = ("mazziotta_pareto",) + CROSS_ROW
+
+
 @dataclass
 class Contributions:
     """Per row with a base-year row (``rows``), per node (codes order): ``change`` = the node's change since
@@ -484,8 +500,11 @@ def contributions(result: Aggregated, plan: Plan, rows: Rows, replication: int =
                     continue
                 raw = result.raw[tree.slot[node.position], :, replication]
                 pieces = _child_contributions(current[:, kids], base[:, kids], weights[kids], p, raw[keep],
-                                              raw[base_rows], exact_linear=method != "mazziotta_pareto")
-                to_parent[:, kids] = pieces * (100.0 / raw[base_rows])[:, None] if plan.rebase else pieces
+                                              raw[base_rows], exact_linear=method not in PROPORTIONAL)
+                if method in CROSS_ROW:
+                    pieces = crossrow.shared_by_weight(pieces, raw[keep] - raw[base_rows], weights[kids])
+                rebased = plan.rebase and method not in CROSS_ROW
+                to_parent[:, kids] = pieces * (100.0 / raw[base_rows])[:, None] if rebased else pieces
         if plan.chain:
             to_index = _chained_to_index(result, rows, replication)[keep]
         else:

@@ -26,7 +26,12 @@ OPTION = "methods.normalisation"
 FORMULAS = {
     "ratio_to_base": r"$$r_{j,t} = 100\,\frac{x_{j,t}}{x_{j,b}} \;(d_j = +1), \qquad "
                      r"r_{j,t} = 100\,\frac{x_{j,b}}{x_{j,t}} \;(d_j = -1)$$ where $b$ is the base year, so "
-                     r"every indicator equals 100 in the base year.",
+                     r"every indicator equals 100 in the base year. Against a tiny base (a score of 1000 is ten "
+                     r"times the base): with `base_floor_quantile` $q$ (or `base_floor_value` $v$) a positive "
+                     r"indicator's base becomes $\max(x_{j,b}, F_j)$, $F_j$ the $q$-quantile of the base-year "
+                     r"values of all entities (or $v$), and a floored entity scores $100\,x_{j,b}/F_j$ in the "
+                     r"base year; with `form: log_ratio`, $r_{j,t} = 100\,(1 + \ln(x_{j,t}/x_{j,b}))$ "
+                     r"($d_j = +1$; the inverse ratio for $d_j = -1$), 100 in the base year.",
     "goalposts": r"$$s_{j,t} = \frac{T(\min(\max(x_{j,t}, L_j), U_j)) - T(L_j)}{T(U_j) - T(L_j)}$$ with fixed "
                  r"goalposts $L_j, U_j$ from the framework table and a transform $T$ (identity or $\ln$); "
                  r"for $d_j = -1$ the numerator is $T(U_j) - T(x_{j,t})$. The share is mapped onto the chosen scale.",
@@ -56,6 +61,57 @@ FORMULAS = {
                 r"when $d_j = +1$, and the reverse when $d_j = -1$, where $L_j, U_j$ are the framework goalposts "
                 r"or else the panel minimum and maximum. Optionally "
                 r"clipped to $[60, 100]$.",
+    "vector": r"$$r_{i,j,t} = d_j\,\frac{x_{i,j,t}}{\sqrt{\sum_{i'} x_{i',j,t}^2}}$$ (vector normalisation, "
+              r"Hwang–Yoon) over the entities observed in year $t$ (or, with `over: panel`, over every "
+              r"entity-year); every column then has unit length. A negative indicator ($d_j = -1$) keeps its "
+              r"magnitude with the sign turned, so higher is better for every method; TOPSIS, whose ideals are "
+              r"the maximum and minimum of each column, then gives exactly the textbook closeness with the "
+              r"negative indicator as a cost criterion (distances do not change when a column changes sign).",
+    "benchmark": r"$$s_{j,t} = \min\Big(100,\ 100\,\frac{x_{j,t}}{b_j}\Big) \;(d_j = +1), \qquad "
+                 r"s_{j,t} = \min\Big(100,\ 100\,\frac{b_j}{x_{j,t}}\Big) \;(d_j = -1)$$ (benchmark-value "
+                 r"scoring) with the benchmark $b_j$ of each indicator from a framework column (`benchmark`); "
+                 r"a value at or beyond the benchmark scores 100, unless `cap: false`.",
+}
+
+# The same formulas for Chinese readers (same keys as FORMULAS).
+FORMULAS_ZH = {
+    "ratio_to_base": r"$$r_{j,t} = 100\,\frac{x_{j,t}}{x_{j,b}} \;(d_j = +1), \qquad "
+                     r"r_{j,t} = 100\,\frac{x_{j,b}}{x_{j,t}} \;(d_j = -1)$$ 其中 $b$ 为基期，"
+                     r"因此每个指标在基期都等于 100（基期比值法）。基期值过小时（得分 1000 即为基期的十倍）："
+                     r"设 `base_floor_quantile` $q$（或 `base_floor_value` $v$），正向指标的基期值取 "
+                     r"$\max(x_{j,b}, F_j)$，$F_j$ 为全部对象基期值的 $q$ 分位数（或 $v$），被截底的对象基期得分为 "
+                     r"$100\,x_{j,b}/F_j$；设 `form: log_ratio` 时 $r_{j,t} = 100\,(1 + \ln(x_{j,t}/x_{j,b}))$"
+                     r"（$d_j = +1$；逆向指标取倒数比），基期仍为 100。",
+    "goalposts": r"$$s_{j,t} = \frac{T(\min(\max(x_{j,t}, L_j), U_j)) - T(L_j)}{T(U_j) - T(L_j)}$$ "
+                 r"其中 $L_j, U_j$ 为框架表给定的固定阈值（下限与上限），$T$ 为变换（恒等或 $\ln$）；"
+                 r"逆向指标（$d_j = -1$）的分子为 $T(U_j) - T(x_{j,t})$。所得比例再映射到选定的分值区间。",
+    "minmax": r"$$s_{j,t} = a + (b - a)\,\frac{d_j x_{j,t} - \min(d_j x_j)}{\max(d_j x_j) - \min(d_j x_j)}$$ "
+              r"最小值与最大值取全部对象和年份；对给定固定阈值 $[L_j, U_j]$ 的指标，取 $\min = d_j L_j$、"
+              r"$\max = d_j U_j$（逆向指标互换），这样增加年份不会改变以前年份的得分（极差标准化）。",
+    "zscore": r"$$z_{j,t} = m + s\,\frac{d_j x_{j,t} - \overline{d_j x_j}}{\operatorname{sd}(d_j x_j)}$$ "
+              r"均值与标准差取全部对象和年份（Z-score 标准化）。",
+    "rank": r"$$s_{i,j,t} = \operatorname{rank}_{t}(d_j x_{i,j,t})$$ 即在 $t$ 年有观测值的对象中的位次"
+            r"（1 为最差；并列时取所占位次的平均值，或按研究设定取最低或最高位次）。",
+    "percentile_rank": r"$$s_{i,j,t} = 100\,\frac{\operatorname{rank}_{t}(d_j x_{i,j,t}) - 1}{n_{j,t} - 1}$$ "
+                       r"其中 $n_{j,t}$ 为 $t$ 年有观测值的对象数（0 为最差，100 为最好）。",
+    "distance_to_reference": r"$$s_{i,j,t} = c\,\frac{x_{i,j,t}}{x_{j,t}^{\mathrm{ref}}} \;(d_j = +1), \qquad "
+                             r"s_{i,j,t} = c\,\frac{x_{j,t}^{\mathrm{ref}}}{x_{i,j,t}} \;(d_j = -1)$$ "
+                             r"参照值取同年的某一选定对象，或同一对象的某一选定年份；$c$ 为分值尺度（默认 100）。",
+    "chained_growth": r"$$g_{j,t} = \frac{x_{j,t}}{x_{j,t-1}} - 1 \;(d_j = +1), \qquad "
+                      r"g_{j,t} = \frac{x_{j,t-1}}{x_{j,t}} - 1 \;(d_j = -1)$$ $$r_{j,b} = 100, \qquad "
+                      r"r_{j,t} = r_{j,t-1}(1 + g_{j,t}) \;(t > b), \qquad r_{j,t-1} = \frac{r_{j,t}}{1 + g_{j,t}} "
+                      r"\;(t \le b)$$ 即国家统计局中国创新指数在指标层的环比链接。单个指标的链接结果等于"
+                      r"其对基期的比值；研究再对这些链接后的指标指数进行加总。某年缺失时，其后的链接中断。",
+    "efficacy": r"$$d_{j,t} = 60 + 40\,\frac{x_{j,t} - x_j^{s}}{x_j^{h} - x_j^{s}}$$（功效系数法）"
+                r"正向指标（$d_j = +1$）取满意值 $x_j^{h} = U_j$、不允许值 $x_j^{s} = L_j$，逆向指标相反；"
+                r"$L_j, U_j$ 为框架表的阈值，未给定时取全部样本的最小值和最大值。可选择截断到 $[60, 100]$。",
+    "vector": r"$$r_{i,j,t} = d_j\,\frac{x_{i,j,t}}{\sqrt{\sum_{i'} x_{i',j,t}^2}}$$（向量归一化，Hwang–Yoon）"
+              r"分母取 $t$ 年有观测值的全部对象（`over: panel` 时取全部对象和年份），归一化后每列的长度为 1。"
+              r"逆向指标（$d_j = -1$）保留其大小而取负号，使所有指标都越大越好；TOPSIS 以各列最大值、最小值为"
+              r"正、负理想解，所得贴近度与教科书中把逆向指标作为成本型指标的结果完全相同（改变一列的符号不改变距离）。",
+    "benchmark": r"$$s_{j,t} = \min\Big(100,\ 100\,\frac{x_{j,t}}{b_j}\Big) \;(d_j = +1), \qquad "
+                 r"s_{j,t} = \min\Big(100,\ 100\,\frac{b_j}{x_{j,t}}\Big) \;(d_j = -1)$$（标杆值法）"
+                 r"标杆值 $b_j$ 取自框架表的一列（默认 `benchmark`）；达到或超过标杆值得 100 分（`cap: false` 时不截断）。",
 }
 
 
@@ -160,22 +216,64 @@ def _directed(matrix: pd.DataFrame, framework: Framework) -> pd.DataFrame:
     return matrix * framework.directions.reindex(matrix.columns)
 
 
+RATIO_FORMS = ("ratio", "log_ratio")
+
+
+def base_floors(base: pd.DataFrame, framework: Framework, quantile: float | None = None,
+                value: float | None = None) -> pd.Series:
+    """The floor of each positive indicator's base value (NaN: none), from the base-year cross-section
+    ``base`` (rows = entities): its ``quantile`` over the entities that have a value (linear
+    interpolation), or one ``value`` in raw units. Negative indicators get none: a small base makes their
+    ratio x_b/x_t small, never large."""
+    if quantile is not None and value is not None:
+        raise InputError("give one floor on the base, not two", column=f"{OPTION}.base_floor_quantile",
+                         value={"base_floor_quantile": quantile, "base_floor_value": value},
+                         expected="base_floor_quantile or base_floor_value")
+    if quantile is not None:
+        q = _number(quantile, "base_floor_quantile")
+        if not 0 < q < 1:
+            raise InputError("the base floor quantile is not inside (0, 1)", column=f"{OPTION}.base_floor_quantile",
+                             value=quantile, expected="a share such as 0.1 (the 10 % quantile)")
+        floors = base.quantile(q)
+    else:
+        level = np.nan if value is None else _number(value, "base_floor_value", positive=True)
+        floors = pd.Series(level, index=base.columns, dtype=float)
+    return floors.where(framework.directions.reindex(base.columns) > 0)
+
+
 @normaliser("ratio_to_base")
-def ratio_to_base(matrix, framework, base_year, zero_base: str = "error", offset: float = 0.0):
+def ratio_to_base(matrix, framework, base_year, zero_base: str = "error", offset: float = 0.0,
+                  base_floor_quantile: float | None = None, base_floor_value: float | None = None,
+                  form: str = "ratio"):
     """r = 100·x_t/x_b for positive indicators and 100·x_b/x_t for negative ones.
 
     A zero (or, with ``zero_base: offset``, any) base value is a modelling decision, not an accident:
     ``error`` refuses it naming the indicator and entity; ``offset`` adds ``offset`` to every value of the
     indicator before the ratio (a count that starts at 0 in the base year, say).
+
+    A tiny base lets one entity dominate a ranking (ten times a small base is a score of 1000). Rules
+    against it: ``base_floor_quantile: q`` raises a positive indicator's base below the q-quantile of the
+    base-year values of all entities to that quantile, ``base_floor_value: v`` to v (raw units), so
+    r = 100·x_t/max(x_b, F) and a floored entity scores 100·x_b/F < 100 in the base year; ``form:
+    log_ratio`` gives r = 100·(1 + ln(x_t/x_b)), 100 in the base year, a tenfold rise 330 (and below 0
+    under a fall to less than 1/e of the base); or use goalposts instead (``method: goalposts``).
     """
     base_year = _require_base_year(base_year, "ratio_to_base", matrix)
     if zero_base not in ("error", "offset"):
         raise InputError("unknown zero_base choice", column=f"{OPTION}.zero_base", value=zero_base,
                          expected="error or offset")
+    if form not in RATIO_FORMS:
+        raise InputError("unknown ratio form", column=f"{OPTION}.form", value=form, expected=f"one of {list(RATIO_FORMS)}")
     values = matrix + _number(offset, "offset") if zero_base == "offset" else matrix
     _require_positive(values, "the ratio to the base year",
                       " (set methods.normalisation.zero_base: offset to shift the indicator)")
-    return _ratio(values, base_rows(values, base_year), framework, 100.0)
+    reference = base_rows(values, base_year)
+    floors = base_floors(values.xs(base_year, level="year"), framework, base_floor_quantile, base_floor_value)
+    if floors.notna().any():
+        reference = reference.clip(lower=floors, axis=1)
+    if form == "log_ratio":
+        return 100.0 * (1.0 + np.log(_ratio(values, reference, framework, 1.0)))
+    return _ratio(values, reference, framework, 100.0)
 
 
 def _goalpost_column(framework: Framework, columns, name: str) -> pd.Series:
@@ -389,3 +487,46 @@ def efficacy(matrix, framework, base_year, cap: bool = False):
     span = (satisfactory - impermissible).replace(0, np.nan)  # constant and no goalposts: no information
     score = 60.0 + 40.0 * (matrix - impermissible) / span
     return score.clip(60.0, 100.0) if cap else score
+
+
+@normaliser("vector")
+def vector(matrix, framework, base_year, over: str = "year"):
+    """Vector normalisation r = d·x/√Σx² (Hwang–Yoon), over the entities of each year or over the panel.
+
+    ``over: year`` (default) divides by the length of the column among the entities observed in the same
+    year, ``over: panel`` by its length over every entity-year. A negative indicator gets −x/√Σx²: the
+    same magnitude with the sign turned, so that higher is better; a TOPSIS over these columns gives the
+    textbook closeness with that indicator as a cost criterion. A column of zeros has no length: NaN.
+    """
+    if over not in ("year", "panel"):
+        raise InputError("unknown over choice", column=f"{OPTION}.over", value=over, expected="year or panel")
+    squares = matrix ** 2
+    total = squares.groupby(level="year").transform("sum") if over == "year" else squares.sum()
+    length = np.sqrt(total).replace(0, np.nan)
+    return _directed(matrix, framework) / length
+
+
+@normaliser("benchmark")
+def benchmark(matrix, framework, base_year, column: str = "benchmark", cap: bool = True):
+    """Benchmark-value scoring (标杆值法): 100·x/b for positive indicators and 100·b/x for negative ones,
+    capped at 100 (``cap: false`` leaves values beyond the benchmark above 100).
+
+    ``column`` names the framework column that holds each indicator's benchmark b (raw units, > 0, one
+    for every indicator); a negative indicator needs positive values (b/x).
+    """
+    cap = _flag(cap, "cap")
+    if not isinstance(column, str) or column not in framework.table:
+        raise InputError("the framework table has no benchmark column", file=framework.source, column=column,
+                         expected="a column of benchmark values, one per indicator (methods.normalisation.column)")
+    b = _goalpost_column(framework, matrix.columns, column)
+    bad = b.isna() | (b <= 0)
+    if bad.any():
+        code = bad.idxmax()
+        raise InputError("benchmark missing or not positive", file=framework.source, column=column,
+                         value=f"{code}: {b[code]}", expected="a number > 0 for every indicator")
+    negative = framework.directions.reindex(matrix.columns) < 0
+    if negative.any():
+        _require_positive(matrix.loc[:, negative], "the benchmark score of a negative indicator (b/x)")
+    score = _ratio(matrix, pd.DataFrame(np.broadcast_to(b.to_numpy(), matrix.shape), index=matrix.index,
+                                        columns=matrix.columns), framework, 100.0)
+    return score.clip(upper=100.0) if cap else score

@@ -1,6 +1,6 @@
 """The pipeline: a run context shared by the notebooks, and the runner that executes them in order.
 
-``zoneindex run`` executes the five notebooks with papermill into a staging folder, builds the
+``zoneindex run`` executes the six notebooks with papermill into a staging folder, builds the
 methodology write-up and the run manifest there, and only when everything succeeded swaps the staged
 folders in place of the previous edition's outputs. A failed run leaves the last good outputs as they were.
 """
@@ -281,20 +281,27 @@ def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force
 
 
 def publish_outputs(study: Study, staged: paths.RunPaths, lang: str, timings: dict) -> None:
-    """The write-up (HTML and PDF) from the executed notebooks, and the Excel results pack."""
+    """The write-up (HTML, PDF and Word) from the executed notebooks, the figure pack and the Excel results pack."""
     # imported here: a notebook kernel imports this module too and needs neither (nbconvert and nbformat,
     # through jsonschema, cost it a second)
+    from zoneindex.captions import figure_order
     from zoneindex.export import write_results_workbook
-    from zoneindex.report import build_methodology_html, build_methodology_pdf
+    from zoneindex.figurepack import build_figure_pack
+    from zoneindex.report import HIDDEN_TAGS, build_methodology_html, build_methodology_pdf, edition_date
 
+    started, created = time.perf_counter(), edition_date(staged.year)
+    notebooks = [staged.notebooks / f"{s}.ipynb" for s in WRITE_UP_ORDER]
+    html = build_methodology_html(notebooks, staged.reports / "methodology.html", title=study.title[lang], lang=lang,
+                                  banner=illustrative_banner(study, lang), figures=staged.figures,
+                                  docx=staged.reports / "report.docx", created=created, timings=timings)
+    timings["methodology_html"] = round(time.perf_counter() - started - timings["report_docx"], 3)
     started = time.perf_counter()
-    html = build_methodology_html([staged.notebooks / f"{s}.ipynb" for s in WRITE_UP_ORDER],
-                                  staged.reports / "methodology.html", title=study.title[lang], lang=lang,
-                                  banner=illustrative_banner(study, lang))
-    timings["methodology_html"] = round(time.perf_counter() - started, 3)
-    started = time.perf_counter()
-    build_methodology_pdf(html, staged.reports / "methodology.pdf")
+    build_methodology_pdf(html, staged.reports / "methodology.pdf", created=created)
     timings["methodology_pdf"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    build_figure_pack(staged.figures, staged.reports / f"figures_{lang}.zip", study=study, year=staged.year,
+                      order=figure_order(notebooks, staged.figures, lang, HIDDEN_TAGS), created=created)
+    timings["figure_pack"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     write_results_workbook(staged.processed, study, staged.reports / "results.xlsx", lang=lang)
     timings["results_xlsx"] = round(time.perf_counter() - started, 3)

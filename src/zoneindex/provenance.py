@@ -40,6 +40,15 @@ def write_source_record(raw_file: Path, **fields) -> Path:
     return target
 
 
+def write_generated_record(raw_file: Path, *, title: str, generator: str, seed: int, retrieved: str,
+                           description: str, **fields) -> Path:
+    """The sidecar of a file this project generated (illustrative data, never official statistics): the
+    project as publisher, the generating script as its address, CC0, flagged illustrative, with its seed."""
+    return write_source_record(raw_file, title=title, publisher="zoneindex project (generated, illustrative)",
+                               url=generator, retrieved=retrieved, licence="CC0-1.0", illustrative=True,
+                               generator=generator, seed=seed, description=description, **fields)
+
+
 def read_source_record(raw_file: Path, verify: bool = True) -> dict:
     """Read and check the sidecar of ``raw_file``: it must exist, be complete and match the bytes."""
     sidecar = record_path(raw_file)

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import unicodedata
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
@@ -25,11 +26,23 @@ import pandas as pd
 from latex2mathml.converter import convert as latex_to_mathml
 from markupsafe import Markup
 
+from zoneindex import captions, citations, glossary
 from zoneindex.errors import InputError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "methodology"
 DROP_CELL_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell"})
 DROP_OUTPUT_TAG = "remove-output"
+HIDDEN_TAGS = DROP_CELL_TAGS | {DROP_OUTPUT_TAG}  # cells whose outputs the write-up does not show
+LANG_TAG_PREFIX = "lang-"  # prose cells come in pairs, tagged lang-en and lang-zh: the write-up keeps its own
+
+
+def in_language(nb, lang: str):
+    """The notebook without the prose cells of other languages (tagged ``lang-<code>`` with another code)."""
+    own = LANG_TAG_PREFIX + lang
+    nb.cells = [cell for cell in nb.cells if not any(tag.startswith(LANG_TAG_PREFIX) and tag != own
+                                                     for tag in cell.metadata.get("tags", []))]
+    return nb
+
 # A bare "zh" leaves the script to the browser, which may pick a Kaiti or a traditional face.
 LANG_CODES = {"zh": "zh-CN"}
 TOC_LABELS = {"zh-CN": "目录"}
@@ -54,12 +67,17 @@ _EXTERNAL = re.compile(
 
 
 def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang: str = "en",
-                           banner: str | None = None) -> Path:
+                           banner: str | None = None, figures: Path | None = None, docx: Path | None = None,
+                           created: datetime | None = None, timings: dict | None = None) -> Path:
     """Merge the executed notebooks, in the given order, into one page at ``out``; return ``out``.
 
     Dropped: every code input, cells tagged parameters / injected-parameters / remove-cell, the
     outputs of cells tagged remove-output, and stderr streams (warnings are not methodology).
     ``banner`` puts a coloured notice at the very top, e.g. for an edition with illustrative data.
+    Figures saved in ``figures`` (with their caption files) and tables are numbered (zoneindex.captions),
+    ``[@key]`` citations become numbers with the reference list at the end (zoneindex.citations). With
+    ``docx``, the same content also goes to that Word document (zoneindex.worddoc), dated ``created``; the
+    seconds it took go to ``timings["report_docx"]``.
     """
     if not notebooks:
         raise InputError("no notebooks to build the methodology from", expected="at least one executed notebook")
@@ -67,8 +85,25 @@ def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang
 
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, exclude_anchor_links=True, embed_images=True)
-    body = "\n".join(_render(exporter, Path(path), index) for index, path in enumerate(notebooks))
-    body, toc = _anchor_headings(_fit_tables_for_print(body))
+    import nbformat
+
+    nodes = [(Path(path), in_language(nbformat.read(path, as_version=4), lang)) for path in notebooks]
+    numbering = captions.Numbering(lang, captions.saved_figures(figures))
+    for _, nb in nodes:
+        numbering.count(nb, HIDDEN_TAGS)
+    cites = citations.Citations(citations.load_references(), lang, numbering.cross_refs())
+    formulas: list[tuple[str, str, str]] = []
+    body = "\n".join(_render(exporter, path, nb, index, formulas, numbering, cites)
+                     for index, (path, nb) in enumerate(nodes)) + cites.reference_list_html()
+    if docx is not None:
+        from zoneindex import worddoc
+
+        started = time.perf_counter()
+        worddoc.build_report_docx(_TOKEN.sub(lambda m: worddoc.tex_math(*formulas[int(m[1])][1:]), body), docx,
+                                  title=title, lang=lang, banner=banner, created=created)
+        if timings is not None:
+            timings["report_docx"] = round(time.perf_counter() - started, 3)
+    body, toc = _anchor_headings(_fit_tables_for_print(_TOKEN.sub(lambda m: formulas[int(m[1])][0], body)))
     lang = LANG_CODES.get(lang, lang)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              keep_trailing_newline=True)
@@ -78,34 +113,34 @@ def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang
     return _write_atomically(Path(out), page)
 
 
-def _render(exporter: HTMLExporter, path: Path, index: int) -> str:
-    """The HTML of one notebook's kept cells (no page around it)."""
+def _render(exporter: HTMLExporter, path: Path, nb, index: int, formulas: list, numbering, cites) -> str:
+    """The HTML of one notebook's kept cells (no page around it), its formulas as tokens into ``formulas``."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
-    formulas: list[str] = []
     kept = []
     for number, cell in enumerate(nb.cells):
         tags = set(cell.metadata.get("tags", []))
         if tags & DROP_CELL_TAGS:
             continue
         if cell.cell_type == "markdown":
-            cell.source = _math_to_tokens(cell.source, formulas, path)
+            numbering.heading(cell.source)
+            cell.source = _math_to_tokens(cites.replace(cell.source, path), formulas, path)
         elif cell.cell_type == "code":
             cell.outputs = [] if DROP_OUTPUT_TAG in tags else [
                 out for out in cell.outputs if not (out.output_type == "stream" and out.name == "stderr")]
             if not cell.outputs:
                 continue  # with its input hidden it would only leave an empty box
+            cell.outputs = [nbformat.from_dict(out) for out in numbering.apply(cell.outputs)]
             for out in cell.outputs:
                 if "text/markdown" in out.get("data", {}):
-                    out.data["text/markdown"] = _math_to_tokens(out.data["text/markdown"], formulas, path)
+                    out.data["text/markdown"] = _math_to_tokens(cites.replace(out.data["text/markdown"], path),
+                                                                formulas, path)
         # Cell ids are unique within one notebook only; on the merged page they become element ids.
         cell.id = f"nb{index}-{number}"
         kept.append(cell)
     nb.cells = kept
     # Each notebook is exported on its own so that its images are found next to it.
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(path.parent)}})
-    body = _TOKEN.sub(lambda m: formulas[int(m[1])], body)
     body = _NUMBER_CELL.sub(r'<td class="num"\1>\2</td>', body)
     if found := _EXTERNAL.search(body):
         raise InputError("the write-up would load a resource from outside the page", file=path,
@@ -115,7 +150,7 @@ def _render(exporter: HTMLExporter, path: Path, index: int) -> str:
 
 
 def _math_to_tokens(markdown: str, formulas: list[str], path: Path) -> str:
-    """Replace ``$$...$$`` and ``$...$`` with tokens and append their MathML to ``formulas``."""
+    """Replace ``$$...$$`` and ``$...$`` with tokens and append (MathML, LaTeX, display) to ``formulas``."""
     def store(latex: str, display: str) -> str:
         try:
             mathml = latex_to_mathml(latex.strip(), display=display)
@@ -124,7 +159,7 @@ def _math_to_tokens(markdown: str, formulas: list[str], path: Path) -> str:
         if _UNKNOWN_TEX.search(mathml):
             raise InputError("LaTeX command that latex2mathml does not know", file=path, value=latex,
                              expected="standard LaTeX math commands")
-        formulas.append(mathml.replace(MATHML_XMLNS, "", 1))
+        formulas.append((mathml.replace(MATHML_XMLNS, "", 1), latex.strip(), display))
         return f"ZIMATH{len(formulas) - 1}Z"
 
     parts = _CODE.split(markdown)
@@ -230,13 +265,14 @@ def find_chromium() -> str:
         f"scripts/ensure_system_packages.sh), or set {CHROMIUM_ENV} to a Chromium or Chrome executable.")
 
 
-def build_methodology_pdf(html: Path, out: Path, *, timeout: float = 180) -> Path:
+def build_methodology_pdf(html: Path, out: Path, *, timeout: float = 180, created: datetime | None = None) -> Path:
     """Print the write-up page ``html`` to an A4 PDF at ``out`` with headless Chromium; return ``out``.
 
     The page's print stylesheet does the layout (MathML is rendered natively, wide tables are shrunk or
     set on landscape pages). What Chromium varies from one print to the next (the print time and the
     node numbers of the tagged-PDF structure) is fixed afterwards, so the same page gives the same bytes
     with the same Chromium and fonts; another Chromium version or other fonts give other bytes.
+    ``created`` is the date the PDF states (the edition's date, see ``edition_date``).
     """
     page, out = Path(html).resolve(), Path(out)
     if not page.is_file():
@@ -261,21 +297,30 @@ def build_methodology_pdf(html: Path, out: Path, *, timeout: float = 180) -> Pat
         if proc.returncode != 0 or not data.startswith(b"%PDF-"):
             detail = err.decode(errors="replace").strip().splitlines()[-5:]
             raise RuntimeError(f"Chromium could not print {page} (exit code {proc.returncode}): " + " | ".join(detail))
-        tmp.write_bytes(_stable_pdf(data))
+        tmp.write_bytes(_stable_pdf(data, created))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return out
 
 
-def _stable_pdf(data: bytes) -> bytes:
+def edition_date(year: int) -> datetime:
+    """The date an edition's documents state (PDF, Word, archives): SOURCE_DATE_EPOCH if set
+    (reproducible-builds.org), else 1 January after the edition year, the first day its data year is complete."""
+    if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
+        return datetime.fromtimestamp(int(epoch), timezone.utc).replace(tzinfo=None)
+    return datetime(int(year) + 1, 1, 1)
+
+
+def _stable_pdf(data: bytes, created: datetime | None = None) -> bytes:
     """Replace what varies between prints, byte for byte the same length so that no offset moves.
 
-    The print time becomes SOURCE_DATE_EPOCH, else 2000-01-01. The node ids are renumbered 1, 2, …
-    in their own order, which keeps them unique and keeps the sorted /IDTree sorted.
+    The print time becomes ``created`` (UTC), else SOURCE_DATE_EPOCH, else 2000-01-01. The node ids are
+    renumbered 1, 2, … in their own order, which keeps them unique and keeps the sorted /IDTree sorted.
     """
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or 946684800)  # 2000-01-01T00:00:00Z
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(epoch)).encode()
+    if created is None:
+        created = datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH") or 946684800), timezone.utc)
+    stamp = created.strftime("%Y%m%d%H%M%S").encode()
 
     def fixed_date(m: re.Match) -> bytes:
         zone = b"+00'00'" if len(m[3]) == 7 else m[3]
@@ -305,7 +350,7 @@ def _write_atomically(out: Path, text: str) -> Path:
 
 SUMMARY_TEXT = {
     "en": {
-        "level": "In {last} the {index} of {entity} stands at **{value:.1f}** ({base} = 100), "
+        "level": "In {last} {subject} stands at **{value:.1f}** ({base} = 100), "
                  "**{change:+.1f} points** since {base}.",
         "drivers": "The largest contributions to that change came from {parts}.",
         "part": "{name} ({points:+.1f} points, {share:.0%})",
@@ -313,6 +358,10 @@ SUMMARY_TEXT = {
         "ranking": "In {last}, {count} of {total} entities have a value of the {index}: the highest is {top} "
                    "({top_value:.3g}), the lowest {bottom} ({bottom_value:.3g}); {entity} scores {value:.3g} "
                    "(rank {rank:.0f}).",
+        "ranking_growth": "In {last}, {count} of {total} entities have a value of the {index}. Every entity's index "
+                          "is 100 in {base}, so the ranking is one of growth since {base}, not of levels: the fastest "
+                          "growth is {top}'s ({top_value:.3g}), the slowest {bottom}'s ({bottom_value:.3g}); "
+                          "{entity} scores {value:.3g} (rank {rank:.0f} for growth).",
         "band": "Across {runs} combinations of the uncertain modelling choices, the {last} value of {entity} lies "
                 "between {q05:.3g} and {q95:.3g} (5–95 %){rise}.",
         "rise": ", and it rose since {base} in {p:.0%} of them",
@@ -326,17 +375,20 @@ SUMMARY_TEXT = {
         "illustrative": "*These numbers rest on illustrative data and must not be quoted as statistics.*",
     },
     "zh": {
-        "level": "{last}年，{entity}的{index}为 **{value:.1f}**（{base}年 = 100），较{base}年 **{change:+.1f} 点**。",
+        "level": "{last}年，{subject}为 **{value:.1f}**（{base}年 = 100），较{base}年 **{change:+.1f} 点**。",
         "drivers": "对这一变化贡献最大的是{parts}。",
         "part": "{name}（{points:+.1f} 点，{share:.0%}）",
         "growth": "增长最快的维度是{name}（较{base}年 {growth:+.0f}%）。",
         "ranking": "{last}年，{total}个对象中有{count}个有{index}值：最高为{top}（{top_value:.3g}），最低为{bottom}"
                    "（{bottom_value:.3g}）；{entity}为{value:.3g}（第{rank:.0f}位）。",
+        "ranking_growth": "{last}年，{total}个对象中有{count}个有{index}值。各对象的指数在{base}年均为 100，因此以下比较的是"
+                          "较{base}年的增长，而非发展水平：增长最快的是{top}（{top_value:.3g}），最慢的是{bottom}"
+                          "（{bottom_value:.3g}）；{entity}为{value:.3g}（增长排名第{rank:.0f}位）。",
         "band": "在{runs}种不确定的方法选择组合下，{entity}{last}年的数值位于{q05:.3g}至{q95:.3g}之间（5%–95%）{rise}。",
         "rise": "，其中{p:.0%}的组合显示其较{base}年上升",
         "rank_band": "在{runs}种不确定的方法选择组合下，{entity}的排名位于第{q05:.0f}至第{q95:.0f}位之间（5%–95%）。",
-        "sobol": "结果对{input}的选择最为敏感（总Sobol指数 {st:.2f}）。",
-        "sobol_open": "{input}的Sobol估计值超出[0, 1]：尚未收敛（需要更多设计样本）。",
+        "sobol": "结果对{input}的选择最为敏感（总 Sobol 指数 {st:.2f}）。",
+        "sobol_open": "{input}的 Sobol 指数估计值超出 [0, 1]：尚未收敛（需要更多设计样本）。",
         "shift": "在各备选方法组合下，对象的平均排名变动为{low:.1f}至{high:.1f}位。",
         "checks": "验证：{checks}项检查中{passed}项通过{failed}。",
         "reference": "已复现的公开数值：{value}。",
@@ -355,7 +407,13 @@ def summary_markdown(study, tables: dict, lang: str = "en") -> str:
     root = scores[scores["code"] == fw.root].dropna(subset=["value"])
     last = int(root["year"].max())
     names = fw.labels(lang)
-    facts = {"index": names[fw.root], "entity": entity, "last": last, "base": study.base_year}
+    shown = _entity_names(tables.get("entities"), lang)
+    index_name, entity_name = names[fw.root], shown.get(entity, entity)
+    # "the CDHT Internationalization Index of CDHT" names the entity twice: once is enough where the index does
+    subject = ((f"the {index_name}" if entity_name in index_name else f"the {index_name} of {entity_name}")
+               if lang == "en" else index_name if entity_name in index_name else f"{entity_name}的{index_name}")
+    facts = {"index": index_name, "entity": entity_name, "subject": subject, "last": last, "base": study.base_year,
+             "lang": lang}
     own = root[(root["entity"] == entity) & (root["year"] == last)]["value"]
     lines = []
     if study.base_year is not None and len(own):
@@ -374,16 +432,18 @@ def summary_markdown(study, tables: dict, lang: str = "en") -> str:
         latest = root[root["year"] == last].sort_values("value", ascending=False)
         ranks = latest["value"].rank(ascending=False, method="min")
         mine = latest["entity"] == entity
-        lines.append(text["ranking"].format(
-            count=len(latest), total=scores[scores["year"] == last]["entity"].nunique(), top=latest["entity"].iloc[0],
-            top_value=latest["value"].iloc[0], bottom=latest["entity"].iloc[-1], bottom_value=latest["value"].iloc[-1],
+        # with a base year every entity is 100 there: the order is one of growth, and the text says so
+        lines.append(text["ranking" if study.base_year is None else "ranking_growth"].format(
+            count=len(latest), total=scores[scores["year"] == last]["entity"].nunique(),
+            top=shown.get(latest["entity"].iloc[0], latest["entity"].iloc[0]), top_value=latest["value"].iloc[0],
+            bottom=shown.get(latest["entity"].iloc[-1], latest["entity"].iloc[-1]), bottom_value=latest["value"].iloc[-1],
             value=latest.loc[mine, "value"].iloc[0], rank=ranks[mine].iloc[0], **facts))
     runs = (study.config.get("uncertainty") or {}).get("runs")
     lines += _uncertainty_sentences(tables, text, fw, entity, last, facts, runs)
     checks = tables.get("checks")
     if checks is not None and len(checks):
         judged = checks[checks["status"] != "info"]
-        failed = judged[judged["status"] == "fail"]["check"].tolist()
+        failed = [glossary.value_text(name, lang) for name in judged[judged["status"] == "fail"]["check"]]
         line = text["checks"].format(passed=int((judged["status"] == "pass").sum()), checks=len(judged),
                                      failed=f" ({'; '.join(failed)})" if failed else "")
         reproduced = checks[checks["check"].str.startswith("published values reproduced")]
@@ -391,6 +451,13 @@ def summary_markdown(study, tables: dict, lang: str = "en") -> str:
     if bool(scores["illustrative"].any()):
         lines.append(text["illustrative"])
     return "\n\n".join(lines)
+
+
+def _entity_names(entities, lang: str) -> dict:
+    """entity -> its display name from the entities table (English names, as the figures use them)."""
+    if lang != "en" or entities is None or "name" not in entities:
+        return {}
+    return entities.set_index("entity")["name"].dropna().astype(str).to_dict()
 
 
 def _uncertainty_sentences(tables, text, fw, entity, last, facts, runs) -> list[str]:
@@ -417,7 +484,7 @@ def _uncertainty_sentences(tables, text, fw, entity, last, facts, runs) -> list[
         target = next(t for t in ("change", "rank_shift", "value") if t in set(indices["target"]))
         top = indices[indices["target"] == target].sort_values("ST", ascending=False).iloc[0]
         if 0 <= top["ST"] <= 1 and 0 <= top["S1"] <= 1:                 # outside [0, 1]: never a headline
-            lines.append(text["sobol"].format(input=top["input"], st=top["ST"]))
+            lines.append(text["sobol"].format(input=glossary.value_text(top["input"], facts.get("lang", "en")), st=top["ST"]))
         else:
-            lines.append(text["sobol_open"].format(input=top["input"]))
+            lines.append(text["sobol_open"].format(input=glossary.value_text(top["input"], facts.get("lang", "en"))))
     return lines

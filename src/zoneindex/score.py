@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from zoneindex import aggregate, kernel, normalise as normalisation, weight as weighting
+from zoneindex import aggregate, kernel
 from zoneindex.cells import to_wide
 from zoneindex.clean import NOT_APPLICABLE, clean_study
+from zoneindex.errors import InputError
 from zoneindex.framework import Framework
 from zoneindex.normalise import base_rows, normalise
 from zoneindex.schema import merged_methods
-from zoneindex.study import Study, describe_definitions
+from zoneindex.study import Study
 from zoneindex.weight import nominal_weights, weights_table
 
 
@@ -194,41 +195,85 @@ def sorted_for_output(frame: pd.DataFrame, framework: Framework) -> pd.DataFrame
         .reset_index(drop=True)
 
 
-def availability_rule(aggregation: dict) -> str:
-    share = float(aggregation.get("min_availability", 0.5))
-    return "at least one of its children has one" if share == 0 else f"at least {share:.0%} of its children have one"
+def describe_methods(study: Study, lang: str = "en") -> str:
+    """Markdown with the formulas and parameters of exactly the method choices this study makes, in ``lang``
+    (for the notebooks; the text itself is in :mod:`zoneindex.methodtext`)."""
+    from zoneindex.methodtext import describe_score_methods  # methodtext reads this stage's neighbours
+
+    return describe_score_methods(study, lang)
 
 
-def describe_methods(study: Study) -> str:
-    """Markdown with the formulas of exactly the method choices this study makes (for the notebooks)."""
-    methods, fw = study.methods, study.framework
-    norm = dict(methods["normalisation"])
-    name = norm.pop("method")
-    options = ", ".join(f"{k} = {v}" for k, v in norm.items())
-    parts = [f"**Normalisation: `{name}`**" + (f" ({options})" if options else "") + ". "
-             + normalisation.FORMULAS[name],
-             f"**Weights: `{methods['weights']['method']}`.** " + weighting.FORMULAS[methods["weights"]["method"]]
-             + " Within each group the weights are rescaled to "
-             r"$\tilde w_j = w_j / \sum_{i \in k} w_i$; a child with no value is left out and the others are "
-             "re-weighted, and a node gets a value when " + availability_rule(methods["aggregation"]) + "."]
-    if methods["aggregation"].get("chain"):
-        parts.append(aggregate.CHAIN_FORMULA)
-        return "\n\n".join(parts)
-    for level in range(2, fw.max_level + 1):
-        method, p = aggregate.method_for_level(methods["aggregation"], level)
-        nodes = ", ".join(fw.name(c) for c in fw.level_codes(level)[:6])
-        more = " …" if len(fw.level_codes(level)) > 6 else ""
-        exponent = f" with $p = {p}$" if method == "generalised" else ""
-        parts.append(f"**Level {level} ({nodes}{more}): `{method}` mean{exponent}.** "
-                     + aggregate.FORMULAS[method])
-    if methods.get("rebase") and study.base_year is not None:
-        parts.append("**Rebasing.** " + aggregate.REBASE_FORMULA)
-    if study.base_year is not None:
-        parts.append("**Contributions.** " + aggregate.DECOMPOSITION_FORMULA)
-    return "\n\n".join(parts + [describe_definitions(study)]).strip()
+@dataclass
+class WorkedStep:
+    """One aggregate on the way from an indicator to the index: its children in the year, their relative
+    weights and the mean they give (``mean``; ``base_mean`` in the base year), and the aggregate's value
+    after rebasing (``value``, computed here) beside the run's own value (``scored``)."""
+    code: str
+    method: str
+    children: pd.DataFrame   # code, value, relative_weight, term (w̃·v, or v^w̃ for the geometric mean)
+    mean: float
+    base_mean: float | None
+    value: float
+    scored: float
 
 
+@dataclass
+class WorkedExample:
+    indicator: str
+    entity: str
+    year: int
+    raw: pd.DataFrame        # year, raw_value, normalised: the indicator's clean raw values and scores
+    steps: list[WorkedStep]
 
+
+def worked_example(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame, code: str,
+                   year: int, entity: str | None = None) -> WorkedExample:
+    r"""One indicator's way into the index, recomputed by hand from the run's tables: its raw values and
+    normalised scores, then for every aggregate above it the weighted mean of its children in ``year``
+    (relative weights renormalised over the children that have a value) and, when the study rebases, the
+    rebasing $D = 100\,A_t / A_b$. Power means only (arithmetic, geometric, harmonic, generalised)."""
+    fw = study.framework
+    if code not in fw.indicators:
+        raise InputError("the worked example starts from an indicator", value=code, expected=f"one of {fw.indicators}")
+    entity = entity or scores["entity"].iloc[0]
+    own = scores[scores["entity"] == entity].pivot(index="year", columns="code", values="value")
+    raw = clean[(clean["entity"] == entity) & (clean["indicator"] == code)].set_index("year")["value"]
+    table = pd.DataFrame({"year": own.index, "raw_value": raw.reindex(own.index).to_numpy(),
+                          "normalised": own[code].to_numpy()})
+    relative = weights.set_index("code")["relative_weight"]
+    rebase = bool(study.methods.get("rebase")) and study.base_year is not None
+    steps = []
+    for node in fw.ancestors(code):
+        method, p = aggregate.method_for_level(study.methods["aggregation"], int(fw.table.at[node, "level"]))
+        if method not in aggregate.POWER_OF and method != "generalised":
+            raise InputError("the worked example recomputes power means only", value=method,
+                             expected="arithmetic, geometric, harmonic or generalised")
+        kids = [c for c in fw.codes if fw.table.at[c, "parent"] == node]
+
+        def mean_in(when: int) -> tuple[float, pd.DataFrame]:
+            values = own.loc[when, kids].astype(float)
+            present = values.notna()
+            w = relative[kids].where(present) / relative[kids][present].sum()
+            term = w * values if p == 1.0 else values ** w if p is None else w * values ** p
+            total = float(term.sum()) if p == 1.0 else float(term.prod()) if p is None else float(term.sum()) ** (1 / p)
+            return total, pd.DataFrame({"code": kids, "value": values.to_numpy(), "relative_weight": w.to_numpy(),
+                                        "term": term.to_numpy()})
+
+        mean, children = mean_in(year)
+        base_mean = mean_in(study.base_year)[0] if rebase else None
+        value = 100 * mean / base_mean if rebase else mean
+        steps.append(WorkedStep(node, method, children, mean, base_mean, value, float(own.at[year, node])))
+    return WorkedExample(code, entity, year, table, steps)
+
+
+def example_indicator(study: Study, contributions: pd.DataFrame | None, entity: str, year: int) -> str:
+    """The indicator the worked example follows: the one that adds most to the index change of ``entity`` in
+    ``year`` (the first indicator when there is no base year)."""
+    if contributions is None:
+        return study.framework.indicators[0]
+    own = contributions[(contributions["entity"] == entity) & (contributions["year"] == year)
+                        & (contributions["level"] == 1)].dropna(subset=["to_index"])
+    return str(own.loc[own["to_index"].abs().idxmax(), "code"]) if len(own) else study.framework.indicators[0]
 
 
 def headline_table(scores: pd.DataFrame, study: Study, lang: str = "en") -> pd.DataFrame:

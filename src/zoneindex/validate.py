@@ -1,13 +1,22 @@
 """Validate: data coverage, invariants of the scores, direction and range checks, published references.
 
 Each check gives one row of the ``checks`` table: check, status (pass / fail / info), value, detail.
-A ``fail`` means a number in the outputs cannot be trusted; the validate notebook stops on it.
+A ``fail`` means a number in the outputs cannot be trusted; the validate notebook stops on it. Two ``info``
+rows flag what is not wrong but must be read: constant indicators (one value everywhere) and, under ratio to
+base, small bases (an indicator ten or more times its base-year level, table ``small_bases``). Beside the
+checks, the analyses a study opts into under ``validate:`` in study.yaml: coupling coordination and obstacle
+degree (:mod:`zoneindex.coordination`).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
+from zoneindex import coordination
+from zoneindex.cells import to_wide
+from zoneindex.normalise import base_floors, base_rows
 from zoneindex.study import Study
 from zoneindex.treat import kurt, skew
 
@@ -53,10 +62,15 @@ def invariant_checks(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, we
     if study.base_year is not None:
         at_base = scores[scores["year"] == study.base_year]
         rebased = at_base[at_base["level"] >= (1 if methods["normalisation"]["method"] == "ratio_to_base" else 2)]
+        floored = floored_nodes(study, clean)
+        if len(floored):
+            rebased = rebased[~pd.MultiIndex.from_frame(rebased[["entity", "code"]]).isin(floored)]
         if methods.get("rebase") or methods["normalisation"]["method"] == "ratio_to_base":
             deviation = float((rebased["value"] - 100.0).abs().max())
             rows.append(_check(f"base year {study.base_year} = 100 for every node", deviation == 0.0, deviation,
-                               f"largest |value - 100| over {len(rebased)} node values"))
+                               f"largest |value - 100| over {len(rebased)} node values"
+                               + (f" ({len(floored)} nodes of entities with a floored base left out: they score "
+                                  "100·x_b/F there)" if len(floored) else "")))
     if contributions is not None:
         rows += contribution_checks(study, contributions)
     rows.append(direction_check(study, clean, scores))
@@ -202,10 +216,201 @@ def rounded_units(values: pd.Series, decimals: int, rounding: str) -> np.ndarray
 
 def validate(study: Study, clean: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame,
              contributions: pd.DataFrame | None, references: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The checks table, the coverage and the reference comparison; with a ratio-to-base study the small
+    bases, and the analyses the study opts into under ``validate:`` (coupling, obstacles)."""
     comparison, reference_rows = reference_comparison(study, scores, references)
-    checks = invariant_checks(study, clean, scores, weights, contributions) + reference_rows
-    return {"checks": pd.DataFrame(checks), "coverage": coverage(clean, study).reset_index(),
-            "reference_comparison": comparison}
+    checks = invariant_checks(study, clean, scores, weights, contributions) + [constant_indicator_check(clean)]
+    tables = {"coverage": coverage(clean, study).reset_index(), "reference_comparison": comparison}
+    small = small_bases(study, clean, scores)
+    if small is not None:
+        checks.append(small_base_check(study, small))
+        tables["small_bases"] = small
+    coupled = coupling(study, scores, weights)
+    if coupled is not None:
+        tables["coupling"] = coupled
+    tables.update(obstacles(study, clean, weights))
+    return {"checks": pd.DataFrame(checks + reference_rows), **tables}
+
+
+# --- constant indicators and small bases -----------------------------------------------------------
+
+SMALL_BASE_FACTOR = 10.0  # a ratio-to-base score of 1000: ten times the base-year level
+
+
+def constant_indicators(clean: pd.DataFrame) -> pd.Series:
+    """Indicators with one value in every entity and year that has one: code -> that value."""
+    present = clean.dropna(subset=["value"])
+    distinct = present.groupby("indicator", sort=False)["value"].agg(["nunique", "first"])
+    return distinct.loc[distinct["nunique"] == 1, "first"]
+
+
+def constant_indicator_check(clean: pd.DataFrame) -> dict:
+    """A constant indicator carries no information: every entity and year gets the same score from it (100
+    under ratio to base), entropy and CRITIC give it no weight, min-max leaves it missing. Flagged (info)
+    with each indicator named, and a warning."""
+    constant = constant_indicators(clean)
+    present = clean.dropna(subset=["value"])
+    named = []
+    for code, value in constant.items():
+        rows = present[present["indicator"] == code]
+        entities, years = rows["entity"].nunique(), rows["year"].nunique()
+        named.append(f"{code} = {value:g} in all {len(rows)} values ({entities} entit{'y' if entities == 1 else 'ies'}, "
+                     f"{years} year{'' if years == 1 else 's'})")
+        warnings.warn(f"constant indicator {code}: {value:g} in every entity and year; it carries no information "
+                      "and scores the same everywhere", UserWarning, stacklevel=2)
+    detail = ("; ".join(named) + ": it carries no information (the same score everywhere, 100 under ratio to "
+              "base; no weight from entropy or CRITIC; missing under min-max); review or drop it") if named else \
+        "no indicator has one value in every entity and year"
+    return _check("constant indicators (one value in every entity and year)", None, len(constant), detail)
+
+
+def floored_nodes(study: Study, clean: pd.DataFrame) -> pd.MultiIndex:
+    """(entity, code) of the base values that ``ratio_to_base``'s floor raises (and, without rebasing, the
+    aggregates above them): these do not score 100 in the base year."""
+    spec = study.methods["normalisation"]
+    quantile, value = spec.get("base_floor_quantile"), spec.get("base_floor_value")
+    if spec["method"] != "ratio_to_base" or (quantile is None and value is None):
+        return pd.MultiIndex.from_tuples([], names=["entity", "code"])
+    fw = study.framework
+    base = _ratio_inputs(study, clean).xs(study.base_year, level="year")
+    below = base.lt(base_floors(base, fw, quantile, value), axis=1).stack(future_stack=True)
+    pairs = list(below[below].index)
+    if not study.methods.get("rebase"):
+        pairs += [(entity, parent) for entity, code in pairs for parent in fw.ancestors(code)]
+    return pd.MultiIndex.from_tuples(sorted(set(pairs)), names=["entity", "code"])
+
+
+def _ratio_inputs(study: Study, clean: pd.DataFrame) -> pd.DataFrame:
+    """The wide matrix ``ratio_to_base`` divides: the clean values, shifted when the study says so."""
+    spec = study.methods["normalisation"]
+    raw = to_wide(clean, study.framework)
+    return raw + float(spec.get("offset", 0.0)) if spec.get("zero_base") == "offset" else raw
+
+
+SMALL_BASE_COLUMNS = ["entity", "indicator", "year", "base_value", "value", "ratio", "score", "base_percentile",
+                      "index_value"]
+
+
+def small_bases(study: Study, clean: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame | None:
+    """Entity-indicator pairs of a ratio-to-base study whose value in some year is at least ``factor`` times
+    the base-year value, direction-adjusted (x_t/x_b, or x_b/x_t for a negative indicator): a tiny base
+    that lets one entity dominate a ranking. One row per flagged pair, at its largest ratio: the year, the
+    base and that year's value, the ratio, the score it gives (100 × ratio, before any floor), the base's
+    percentile among the entities' base values (1 = the largest) and the entity's index that year.
+    ``factor``: ``validate.small_bases.factor`` (default 10). None for a study without ratio to base."""
+    if study.methods["normalisation"]["method"] != "ratio_to_base" or study.base_year is None:
+        return None
+    settings = (study.config.get("validate") or {}).get("small_bases") or {}
+    factor = float(settings.get("factor", SMALL_BASE_FACTOR))
+    fw = study.framework
+    raw = _ratio_inputs(study, clean)
+    base = base_rows(raw, study.base_year)
+    ratio = (raw / base).where(fw.directions > 0, base / raw, axis=1).where((raw > 0) & (base > 0))
+    longest = ratio.stack(future_stack=True).dropna().rename("ratio").reset_index()
+    if longest.empty:
+        return pd.DataFrame(columns=SMALL_BASE_COLUMNS)
+    longest.columns = ["entity", "year", "indicator", "ratio"]
+    peak = longest.loc[longest.groupby(["entity", "indicator"])["ratio"].idxmax()]
+    flagged = peak[peak["ratio"] >= factor].copy()
+    base_values = raw.xs(study.base_year, level="year")
+    percentile = base_values.rank(pct=True).stack(future_stack=True)
+    index = scores[scores["code"] == fw.root].set_index(["entity", "year"])["value"]
+    pairs = pd.MultiIndex.from_frame(flagged[["entity", "indicator"]])
+    flagged["base_value"] = base_values.stack(future_stack=True).reindex(pairs).to_numpy()
+    flagged["value"] = raw.stack(future_stack=True).reindex(pd.MultiIndex.from_frame(flagged[["entity", "year", "indicator"]])).to_numpy()
+    flagged["score"] = 100.0 * flagged["ratio"]
+    flagged["base_percentile"] = percentile.reindex(pairs).to_numpy()
+    flagged["index_value"] = index.reindex(pd.MultiIndex.from_frame(flagged[["entity", "year"]])).to_numpy()
+    return flagged.sort_values("ratio", ascending=False)[SMALL_BASE_COLUMNS].reset_index(drop=True)
+
+
+def small_base_check(study: Study, table: pd.DataFrame) -> dict:
+    """The small-base flag as a row of the checks table (info): the entities and pairs flagged, and the
+    rules the study can choose."""
+    settings = (study.config.get("validate") or {}).get("small_bases") or {}
+    factor = float(settings.get("factor", SMALL_BASE_FACTOR))
+    spec = study.methods["normalisation"]
+    rule = ", ".join(f"{k}: {spec[k]}" for k in ("base_floor_quantile", "base_floor_value", "form") if k in spec)
+    if table.empty:
+        detail = f"no indicator reaches {factor:g} times its base-year value"
+    else:
+        pairs = "; ".join(f"{r.entity} {r.indicator} ×{r.ratio:.1f} in {r.year} (base {r.base_value:g})"
+                          for r in table.head(10).itertuples())
+        entities = ", ".join(map(str, dict.fromkeys(table["entity"])))
+        detail = (f"{len(table)} entity-indicator pairs reach {factor:g} times the base-year value (a score of "
+                  f"{100 * factor:g} or more) in some year: {pairs}{' …' if len(table) > 10 else ''}; entities: "
+                  f"{entities}. Rules against a tiny base: methods.normalisation base_floor_quantile, "
+                  "base_floor_value, form: log_ratio, or goalposts instead")
+    detail += f" (rule in use: {rule})" if rule else " (rule in use: none, the plain ratio)"
+    return _check(f"small bases under ratio to base (a value >= {factor:g} × the base-year value)", None,
+                  int(table["entity"].nunique()) if len(table) else 0, detail)
+
+
+# --- coupling coordination and obstacle degree (opt-in under validate: in study.yaml) --------------
+
+def coupling_parts(study: Study) -> list[str]:
+    spec = (study.config.get("validate") or {}).get("coupling") or {}
+    fw = study.framework
+    parts = spec.get("of", "dimensions")
+    return fw.children(fw.root) if parts == "dimensions" else list(parts)
+
+
+def coupling(study: Study, scores: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame | None:
+    """The coupling coordination table of the parts named by ``validate.coupling`` (None when the study
+    does not ask for it): see :func:`zoneindex.coordination.coupling_table`."""
+    spec = (study.config.get("validate") or {}).get("coupling")
+    if spec is None:
+        return None
+    parts = coupling_parts(study)
+    values = scores[scores["code"].isin(parts)].pivot(index=["entity", "year"], columns="code", values="value")
+    chosen = spec.get("weights", "equal")
+    alpha = None if chosen == "equal" else (weights.set_index("code")["weight"] if chosen == "framework"
+                                            else pd.Series(chosen, dtype=float))
+    form = spec.get("form", "both")
+    rescale = spec.get("rescale", list(coordination.DEFAULT_RESCALE))
+    return coordination.coupling_table(values[parts], None if alpha is None else alpha.reindex(parts),
+                                       coordination.FORMS if form == "both" else form,
+                                       None if rescale == "none" else tuple(rescale), spec.get("over", "panel"))
+
+
+def obstacles(study: Study, clean: pd.DataFrame, weights: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The obstacle-degree tables ``obstacles`` (every node of every entity-year) and ``top_obstacles``
+    when the study asks for them under ``validate.obstacles``; else none."""
+    spec = (study.config.get("validate") or {}).get("obstacles")
+    if spec is None:
+        return {}
+    fw = study.framework
+    table = coordination.obstacle_table(to_wide(clean, fw), fw, weights.set_index("code")["effective_weight"],
+                                        spec.get("over", "panel"))
+    return {"obstacles": table, "top_obstacles": coordination.top_obstacles(table, fw, spec.get("top", 3))}
+
+
+def describe_analyses(study: Study, lang: str = "en", which: tuple[str, ...] = ("coupling", "obstacles")) -> str:
+    """Markdown: the formulas and parameters of the analyses (``which`` of coupling, obstacles) this study
+    runs beside its scores."""
+    settings = study.config.get("validate") or {}
+    formulas = coordination.FORMULAS_ZH if lang == "zh" else coordination.FORMULAS
+    parts = []
+    spec = settings.get("coupling") if "coupling" in which else None
+    if spec is not None:
+        form = spec.get("form", "both")
+        forms = coordination.FORMS if form == "both" else (form,)
+        rescale = spec.get("rescale", list(coordination.DEFAULT_RESCALE))
+        names = ", ".join(study.framework.name(c, lang) for c in coupling_parts(study))
+        head = {"en": f"**Coupling coordination** of {names}: form {', '.join(forms)}; weights of T "
+                      f"{spec.get('weights', 'equal')}; rescaling {rescale} over {spec.get('over', 'panel')}.",
+                "zh": f"**耦合协调度**（{names}）：模型 {', '.join(forms)}；综合发展指数 T 的权重 "
+                      f"{spec.get('weights', 'equal')}；归一化区间 {rescale}，样本 {spec.get('over', 'panel')}。"}
+        parts += [head["zh" if lang == "zh" else "en"], formulas["coupling_rescale"],
+                  *[formulas[f"coupling_{f}"] for f in forms], formulas["coupling_grades"]]
+    spec = settings.get("obstacles") if "obstacles" in which else None
+    if spec is not None:
+        head = {"en": f"**Obstacle degree**: min-max over {spec.get('over', 'panel')}; the top "
+                      f"{spec.get('top', 3)} listed per entity-year.",
+                "zh": f"**障碍度**：极差标准化样本 {spec.get('over', 'panel')}；每个单元-年份列出前 "
+                      f"{spec.get('top', 3)} 位障碍因子。"}
+        parts += [head["zh" if lang == "zh" else "en"], formulas["obstacle"]]
+    return "\n\n".join(parts)
 
 
 # --- data quality and statistical coherence (the JRC audit's first steps) ---------------------------
@@ -230,6 +435,7 @@ def indicator_statistics(clean: pd.DataFrame, log: pd.DataFrame, study: Study) -
                      "min": present.min(), "max": present.max(), "skew": skew(present), "kurtosis": kurt(present)})
     table = pd.DataFrame(rows).set_index("indicator").reindex(study.framework.indicators)
     table["jrc_outlier_flag"] = (table["skew"].abs() >= 2) & (table["kurtosis"] >= 3.5)
+    table["constant"] = table["unique"] == 1  # one value everywhere: see constant_indicator_check
     for step in ("imputation", "outliers", "denomination"):
         table[step] = changed[step].reindex(table.index).fillna(0).astype(int) if step in changed else 0
     return table

@@ -138,6 +138,17 @@ def _codes(config: dict, file, framework: Framework) -> None:
     for i, rule in enumerate(config.get("not_applicable") or []):
         for code in rule["codes"]:
             known(code, codes, ["not_applicable", i, "codes"], "code")
+    coupling = (config.get("validate") or {}).get("coupling") or {}
+    parts = coupling.get("of")
+    for code in parts if isinstance(parts, list) else []:
+        known(code, codes, ["validate", "coupling", "of"], "coupling part")
+    if isinstance(parts, list) and len(parts) < 2:
+        fail("coupling needs two or more parts", file, ["validate", "coupling", "of"], parts, "a list of node codes")
+    weighted = coupling.get("weights")
+    coupled = parts if isinstance(parts, list) else framework.children(framework.root)
+    if isinstance(weighted, dict) and sorted(weighted) != sorted(coupled):
+        fail("coupling weights must name exactly the coupled parts", file, ["validate", "coupling", "weights"],
+             sorted(weighted), f"a weight for each of {coupled}")
     target = ((config.get("uncertainty") or {}).get("target") or {}).get("code")
     if target is not None:
         known(target, codes, ["uncertainty", "target", "code"], "target node")

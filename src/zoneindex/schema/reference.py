@@ -18,6 +18,7 @@ from zoneindex.schema.records import DOCUMENTATION, FrameworkColumns, SourceReco
 from zoneindex.schema.sections import (Columns, DataFile, Denominator, Entities, EntrySettings, KeepYears, Languages,
                                        Methods, NotApplicable, Reference, Screening, StudyFile, Target, Uncertainty,
                                        UnitConversion, WeightNoise, Years)
+from zoneindex.schema.sections import Coupling, Obstacles, SmallBases, ValidateSettings
 
 SCHEMA_ID = "study.schema.json"
 
@@ -164,6 +165,9 @@ def markdown_reference() -> str:
     for model in (Uncertainty, Target, WeightNoise):
         lines += _section(model, 2 if model is Uncertainty else 3)
     lines += _section(EntrySettings, 2, "entry")
+    lines += _section(ValidateSettings, 2, "validate")
+    for model, key in ((Coupling, "coupling"), (Obstacles, "obstacles"), (SmallBases, "small_bases")):
+        lines += _section(model, 3, f"validate.{key}")
     lines += _section(FrameworkColumns, 2, "framework.csv: method columns")
     lines += [f"Documentation columns kept as they are: {', '.join(f'`{c}`' for c in DOCUMENTATION)} and any "
               "other name that is not a near-miss of a method column.", ""]

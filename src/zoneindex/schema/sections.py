@@ -241,6 +241,15 @@ class WeightNoise(Section):
     separate_levels: bool = Field(False, description="each level its own Sobol input")
 
 
+class ExpertWeights(Section):
+    """Expert-panel AHP weights drawn within the experts' range: a pool of seeded draws, one per replication."""
+
+    key_noun: ClassVar[str] = "from_experts option"
+    from_experts: Union[bool, dict[str, Any]] = Field(description="true (the study's ahp_panel options) or a "
+                                                                  "mapping of ahp_panel options")
+    draws: int = Field(64, description="size of the pool of draws (>= 2)")
+
+
 def _steps(value: dict, at: tuple) -> dict:
     for step in value or {}:
         if step not in METHOD_STEPS:
@@ -269,10 +278,10 @@ class Uncertainty(Section):
     target: Target | None = Field(None, description="the value the Sobol indices explain")
     levels: list[int] | None = Field(None, description="levels summarised")
     rank_levels: list[int] | None = Field(None, description="levels whose ranks are summarised")
-    inputs: dict[str, Union[WeightNoise, list[dict[str, Any]]]] = Field(
+    inputs: dict[str, Union[WeightNoise, ExpertWeights, list[dict[str, Any]]]] = Field(
         description="method step -> list of alternatives (each a method setting, merged into the study's "
                     "as an alternative is; aggregation alternatives may name data-side companions under "
-                    "`with:`), or for weights {noise, levels, separate_levels}")
+                    "`with:`), or for weights {noise, levels, separate_levels} or {from_experts, draws}")
 
     @model_validator(mode="before")
     @classmethod
@@ -289,6 +298,62 @@ class EntrySettings(Section):
                                                        "value (or less than its inverse) stops the run with its cell "
                                                        "named, unless its note says confirmed; the framework column "
                                                        "jump_factor sets it per indicator")
+
+
+class Coupling(Section):
+    """Coupling coordination degree (耦合协调度) of parts of the index (the validate stage's table
+    ``coupling``): C, T, D and the grade band per entity-year, after rescaling the parts into (0, 1]."""
+
+    key_noun: ClassVar[str] = "coupling option"
+    of: Union[Literal["dimensions"], list[str]] = Field("dimensions", description="`dimensions` (the index's "
+                                                        "children) or a list of node codes (two or more)")
+    form: Literal["standard", "wang2021", "both"] = Field("both", description="`standard` C = n[ΠU/(ΣU)^n]^(1/n), "
+                                                          "`wang2021` (the corrected model of 王淑佳 et al. 2021) "
+                                                          "or `both`")
+    weights: Union[Literal["equal", "framework"], dict[str, float]] = Field(
+        "equal", description="α of T = Σ α_i U_i: `equal`, `framework` (the nodes' nominal weights) or "
+                             "{code: weight}; rescaled to sum to 1")
+    rescale: Union[Annotated[list[float], Field(min_length=2, max_length=2)], Literal["none"]] = Field(
+        [0.01, 0.99], description="[a, b] with 0 < a < b <= 1: each part min-max rescaled into it (SPSSAU's "
+                                  "default); `none`: the values are used as they are and must lie in (0, 1]")
+    over: Literal["panel", "year"] = Field("panel", description="rows of the min-max: every entity-year "
+                                                                "(`panel`) or each year's entities (`year`)")
+
+    @field_validator("rescale")
+    @classmethod
+    def _inside_unit_interval(cls, value):
+        if isinstance(value, list) and not 0 < value[0] < value[1] <= 1:
+            raise ValueError("rescale must be [a, b] with 0 < a < b <= 1 (C needs values in (0, 1])")
+        return value
+
+
+class Obstacles(Section):
+    """Obstacle degree (障碍度): each indicator's and each aggregate's share of an entity-year's weighted
+    shortfall from the ideal (the validate stage's tables ``obstacles`` and ``top_obstacles``)."""
+
+    key_noun: ClassVar[str] = "obstacle option"
+    over: Literal["panel", "year"] = Field("panel", description="rows of the direction-adjusted min-max: every "
+                                                                "entity-year (`panel`) or each year's entities")
+    top: int = Field(3, ge=1, description="obstacles listed per entity-year, among the indicators and among the "
+                                          "dimensions")
+
+
+class SmallBases(Section):
+    """The flag of small bases under ratio-to-base (the validate stage's table ``small_bases``)."""
+
+    key_noun: ClassVar[str] = "small-base option"
+    factor: float = Field(10.0, gt=1, description="an entity's indicator is flagged when its value in some year "
+                                                  "is at least this many times its base-year value (a ratio-to-"
+                                                  "base score of 100 × factor), direction-adjusted")
+
+
+class ValidateSettings(Section):
+    """Analyses beside the scores, run by the validate stage (each opt-in, except the small-base flag,
+    which every ratio-to-base study gets with its default factor)."""
+
+    coupling: Coupling | None = Field(None, description="coupling coordination degree of parts of the index")
+    obstacles: Obstacles | None = Field(None, description="obstacle degree: the gap-to-ideal decomposition")
+    small_bases: SmallBases | None = Field(None, description="threshold of the small-base flag")
 
 
 class StudyFile(Section):
@@ -316,6 +381,8 @@ class StudyFile(Section):
                           "replaced whole; aggregation settings are merged)")
     uncertainty: Uncertainty | None = Field(None, description="uncertainty and sensitivity analysis")
     entry: EntrySettings | None = Field(None, description="checks of the values typed into data-entry workbooks")
+    validate_: ValidateSettings | None = Field(None, alias="validate", description="analyses beside the scores "
+                                                                                "in the validate stage")
 
     @model_validator(mode="before")
     @classmethod

@@ -67,6 +67,8 @@ class Input:
         if self.kind == "weight_noise":
             return (f"weights × U({1 - self.noise:g}, {1 + self.noise:g}) at level(s) "
                     f"{', '.join(map(str, self.levels))}")
+        if self.alternatives and all("draw" in a for a in self.alternatives):
+            return f"ahp_panel weights drawn within the experts' range ({len(self.alternatives)} seeded draws)"
         return "; ".join(self.labels)
 
 
@@ -136,6 +138,9 @@ def parse_spec(study: Study, spec: dict | None = None) -> Spec:
         column = f"{COLUMN}.inputs.{step}"
         if step == "rebase" or (step not in study.methods and step not in ("imputation", "outliers", "screening")):
             _fail("not a method step of the study", column, step, f"one of {sorted(study.methods)}", path)
+        if step == "weights" and isinstance(value, dict) and "from_experts" in value:
+            inputs.append(_from_experts(study, value, column, path))
+            continue
         if step == "weights" and isinstance(value, dict):
             inputs += _weight_noise(value, column, fw.max_level, path)
             continue
@@ -200,6 +205,34 @@ def _weight_noise(value: dict, column: str, max_level: int, path) -> list[Input]
     groups = [(lvl,) for lvl in levels] if value.get("separate_levels") else [levels]
     return [Input("weights" if len(groups) == 1 else f"weights (level {group[0]})", "weights", "weight_noise",
                   noise=noise, levels=tuple(group)) for group in groups]
+
+
+EXPERT_DRAWS = 64
+
+
+def _from_experts(study: Study, value: dict, column: str, path) -> Input:
+    """``weights: {from_experts: true, draws: K}``: the weights of expert-panel AHP drawn within the experts'
+    range, a pool of K seeded draws (``ahp_panel`` with ``draw: 1..K``: per group a random mixture of the kept
+    experts' priority vectors, so each weight lies between the lowest and highest an expert gives it); each
+    replication takes one of the K (a factor of K values, not a continuous one as weight noise is).
+    ``from_experts: true`` uses the study's own ahp_panel options (if its weights are ahp_panel), a mapping
+    gives the ahp_panel options itself."""
+    extra = sorted(set(value) - {"from_experts", "draws"})
+    if extra:
+        _fail("unknown from_experts option", column, extra, "from_experts, draws", path)
+    options = value["from_experts"]
+    if options is True:
+        nominal = dict(study.methods["weights"])
+        options = {k: v for k, v in nominal.items() if k != "method"} if nominal.get("method") == "ahp_panel" else {}
+    if not isinstance(options, dict) or "draw" in options or "method" in options:
+        _fail("from_experts is true or a mapping of ahp_panel options", f"{column}.from_experts",
+              value["from_experts"], "true, or e.g. {priority: geometric_mean, aggregation: aip}", path)
+    draws = value.get("draws", EXPERT_DRAWS)
+    if not isinstance(draws, int) or isinstance(draws, bool) or draws < 2:
+        _fail("draws must be a whole number >= 2", f"{column}.draws", draws, f"e.g. {EXPERT_DRAWS}", path)
+    alternatives = tuple({"method": "ahp_panel", **options, "draw": k} for k in range(1, draws + 1))
+    _check_alternative(study, "weights", alternatives[0], column, path)
+    return Input("weights", "weights", "weight_method", alternatives=alternatives)
 
 
 def split_with(alternative: dict) -> tuple[dict, dict]:

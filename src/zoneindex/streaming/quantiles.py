@@ -1,4 +1,4 @@
-r"""Streaming summaries of Monte Carlo replications with memory bounded by a budget (pure NumPy).
+r"""Exact streaming quantiles of Monte Carlo replications with memory bounded by a budget (pure NumPy).
 
 The uncertainty engine produces, block after block, the values of ``n_cells`` cells (entity x year x node)
 for R replications; this module summarises them without ever holding the R x cells array.
@@ -19,8 +19,8 @@ bit-for-bit those of ``np.nanquantile(values, probs, axis=-1)`` whatever the blo
 Passes (every pass replays every replication once, in any blocking and order):
 
 1. counts :math:`n_c`, :math:`\min_c`, :math:`\max_c` (two reductions per value); block copies are kept until
-   they overflow the budget. If all fit (values plus one sorted row, about :math:`8\,n_{cells}R` bytes) they are
-   sorted: **1 pass**. Positions 0, n-1 are the min, max; the other order statistics needed are *targets*.
+   they overflow the budget. If all fit (values plus one row, about :math:`8\,n_{cells}R` bytes) the order
+   statistics are selected in place (``ndarray.partition`` at the needed positions, linear time): **1 pass**. Positions 0, n-1 are the min, max; the other order statistics needed are *targets*.
 2. a histogram of every cell with targets, linear between min and max:
    :math:`b(x) = \lfloor (x - \min_c)\,s_c \rfloor \in \{0..B\}`, :math:`s_c = B / (\max_c - \min_c)` (infinite
    range: :math:`b(x) = \lfloor x\,B\,2^{-1025} + B/2 \rfloor`; -inf and NaN go to bin 0, +inf to bin B, the
@@ -51,19 +51,16 @@ budget accepted is about ``n_cells * (100 + 608 |p|)`` bytes plus the workspace;
 largest estimate seen. Infinities are valid values (interpolating next to one gives NaN exactly where numpy
 does); ``-0.0 == 0.0`` (the sign of a zero result may differ from numpy's).
 
-**Ranks**: ``RankCounts`` keeps a rank histogram per (group, entity), O(E^2) memory whatever R; its quantiles
-come from cumulative counts, and ``descending_ranks`` ranks with one argsort per row (O(E log E)).
-``StreamingMoments`` keeps counts, sums and positive counts per cell (one pass).
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ExactQuantiles", "StreamingMoments", "RankCounts", "descending_ranks", "type7_positions",
-           "type7_lerp"]
+__all__ = ["ExactQuantiles", "type7_positions", "type7_lerp"]
 
 _SIGN, _UMAX, _ONE = np.uint64(1 << 63), np.uint64(2**64 - 1), np.uint64(1)
 _MAX_BINS = 1 << 13              # pass-2 bins per cell
+_MAX_SELECTED = 32               # order statistics per row up to which a selection beats a sort
 _MAX_SUB_LOG2 = 14               # refinement sub-bins per group: at most 2**14
 _WS_PER_ELEM = 176               # bytes of temporaries per element of a tile (upper estimate)
 _GATHER_BYTES = 32               # per gathered value: value, group id, the sorted (group, value) pair
@@ -81,6 +78,17 @@ def type7_positions(n, probs):
     prev = np.where(above, -1.0, np.floor(h))              # ... with gamma = h - (-1)
     lo = np.where(above, n - 1, prev).astype(np.int64)
     return lo, np.where(above, n - 1, prev + 1).astype(np.int64), h - prev
+
+
+def _select(values: np.ndarray, positions: np.ndarray) -> None:
+    """Put, in every row of ``values`` (in place), the values that a sort would put at ``positions`` there,
+    NaN last as in a sort: a selection (introselect, linear) at the few order statistics the quantiles read
+    instead of a full sort, unless the rows need so many different positions that sorting is cheaper."""
+    kth = np.unique(np.clip(positions, 0, max(values.shape[1] - 1, 0)))
+    if kth.size > _MAX_SELECTED or values.shape[1] == 0:
+        values.sort(axis=1)
+    else:
+        values.partition(kth, axis=1)
 
 
 def type7_lerp(a, b, gamma):
@@ -289,8 +297,8 @@ class ExactQuantiles:
         for c0 in range(0, self.n_cells, rows):
             part = np.concatenate([b[c0:c0 + rows] for b in self._stored], axis=1)
             self._note(part.nbytes + out.nbytes)
-            part.sort(axis=1)                                           # NaN last
             cols = slice(c0, c0 + part.shape[0])
+            _select(part, np.concatenate([lo[:, cols], hi[:, cols]]))
             a = np.take_along_axis(part, np.maximum(lo[:, cols], 0).T, axis=1).T
             b = np.take_along_axis(part, np.maximum(hi[:, cols], 0).T, axis=1).T
             out[:, cols] = type7_lerp(a, b, gamma[:, cols])
@@ -495,106 +503,3 @@ class ExactQuantiles:
             if name not in ("_n", "_min", "_max"):
                 delattr(self, name)                                     # free the pass state
         return out
-
-
-class StreamingMoments:
-    """Per-cell count of valid values, mean (sum / count) and share of positive values, in one pass.
-
-    ``m = StreamingMoments(n_cells); m.add(block)`` for blocks ``(n_cells, r)`` (NaN = no value); then
-    ``m.count()``, ``m.mean()`` and ``m.share_positive()`` = count(value > 0) / count (NaN where count = 0).
-    """
-
-    def __init__(self, n_cells: int, tile: int = 1 << 17):
-        self.n_cells, self._tile = int(n_cells), int(tile)
-        self._count, self._positive = np.zeros(self.n_cells, np.int64), np.zeros(self.n_cells, np.int64)
-        self._sum = np.zeros(self.n_cells)
-
-    def add(self, block) -> None:
-        block = _check_block(block, self.n_cells)
-        for j0, j1, xs in _tiles(block, np.arange(self.n_cells), self._tile):
-            missing = np.isnan(xs)
-            self._count[j0:j1] += np.count_nonzero(~missing, axis=1)
-            self._sum[j0:j1] += np.where(missing, 0.0, xs).sum(axis=1)
-            self._positive[j0:j1] += np.count_nonzero(xs > 0, axis=1)
-
-    def count(self) -> np.ndarray:
-        return self._count.copy()
-
-    def mean(self) -> np.ndarray:
-        return _ratio(self._sum, self._count)
-
-    def share_positive(self) -> np.ndarray:
-        return _ratio(self._positive, self._count)
-
-
-class RankCounts:
-    """Exact summaries of integer ranks through a rank histogram per (group, entity).
-
-    ``add(ranks)`` takes ``(n_groups, n_entities, r)`` ranks 1..n_entities (floats; NaN = not ranked) and
-    updates the table ``(n_groups, n_entities, n_entities)``, so memory does not grow with R.
-    ``quantiles(probs)`` -> ``(len(probs), n_groups, n_entities)``, bit-for-bit ``np.nanquantile`` over the
-    replications (type 7, from cumulative counts); ``mean()`` and ``count()`` -> ``(n_groups, n_entities)``.
-    """
-
-    def __init__(self, n_groups: int, n_entities: int):
-        self.n_groups, self.n_entities = int(n_groups), int(n_entities)
-        self.table = np.zeros((self.n_groups, self.n_entities, self.n_entities), np.int64)
-
-    def add(self, ranks) -> None:
-        G, E = self.n_groups, self.n_entities
-        ranks = np.asarray(ranks, dtype=np.float64)
-        if ranks.ndim != 3 or ranks.shape[:2] != (G, E):
-            raise ValueError(f"ranks must have shape ({G}, {E}, r), got {ranks.shape}")
-        flat = ranks.reshape(G * E, -1)
-        values = flat[valid := ~np.isnan(flat)]
-        if values.size and not (np.all(values == np.floor(values)) and values.min() >= 1 and values.max() <= E):
-            raise ValueError(f"ranks must be integers 1..{E} or NaN")
-        idx = np.nonzero(valid)[0] * E + (values.astype(np.intp) - 1)
-        table = self.table.reshape(-1)
-        if table.size <= 4 * idx.size:
-            table += np.bincount(idx, minlength=table.size)
-        else:
-            np.add.at(table, idx, 1)
-
-    def count(self) -> np.ndarray:
-        return self.table.sum(axis=-1)
-
-    def mean(self) -> np.ndarray:
-        return _ratio(self.table @ np.arange(1, self.n_entities + 1), self.count())
-
-    def quantiles(self, probs) -> np.ndarray:
-        G, E = self.n_groups, self.n_entities
-        probs = np.asarray(probs, dtype=np.float64).ravel()
-        n = self.count().reshape(-1)
-        out = np.full((probs.size, G * E), np.nan)
-        if n.size and E:
-            lo, hi, gamma = type7_positions(n, probs)
-            cum = np.cumsum(self.table.reshape(-1))
-            first = _starts(cum, E, np.arange(G * E))
-            rank = [(_locate(cum, first + np.maximum(k, 0))[0] % E + 1).astype(np.float64) for k in (lo, hi)]
-            out[:] = type7_lerp(rank[0], rank[1], gamma)
-            out[:, n == 0] = np.nan
-        return out.reshape(probs.size, G, E)
-
-
-def descending_ranks(values) -> np.ndarray:
-    """Ranks along the last axis, 1 = highest, ties share the best rank, NaN stays NaN.
-
-    pandas' ``rank(ascending=False, method="min")`` for any leading shape: one argsort per row
-    (O(n log n)); a tie run takes the 1-based position of its first member (running maximum).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 0:
-        return descending_ranks(values[None])[0]
-    missing = np.isnan(values)
-    key = np.where(missing, np.inf, -values)                    # NaN after everything, even -inf
-    order = np.argsort(key, axis=-1)
-    ordered = np.take_along_axis(key, order, axis=-1)
-    first = np.ones(values.shape, dtype=bool)
-    first[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
-    start = np.where(first, np.arange(1, values.shape[-1] + 1, dtype=np.float64), 0.0)
-    np.maximum.accumulate(start, axis=-1, out=start)
-    ranks = np.empty(values.shape)
-    np.put_along_axis(ranks, order, start, axis=-1)
-    ranks[missing] = np.nan
-    return ranks
