@@ -83,8 +83,8 @@ def test_wide_tables_get_a_landscape_page_and_narrow_ones_widths_from_their_cont
 
     narrow = fit_tables(table(["code", "a much longer description"]))
     widths = [int(w) for w in re.findall(r'<w:gridCol w:w="(\d+)" />', narrow)]
-    # 0.55 em of 9 pt a character (99 twips) plus 236 twips of padding: 4 and 25 characters
-    assert widths == [int(4 * 99 + 236), int(25 * 99 + 236)] and "landscape" not in narrow
+    # 0.65 em of 9 pt a character (117 twips) plus 236 twips of padding: 4 and 25 characters
+    assert widths == [int(4 * 117 + 236), int(25 * 117 + 236)] and "landscape" not in narrow
     wide = fit_tables(table([f"column number {j}" for j in range(12)]))
     assert wide.count("<w:sectPr>") == 2 and 'w:orient="landscape"' in wide.split("<w:tbl>")[1]
     assert sum(int(w) for w in re.findall(r'<w:gridCol w:w="(\d+)" />', wide)) <= 16838 - 2 * 1247

@@ -39,9 +39,10 @@ A4_SECTION = ('<w:sectPr><w:footerReference w:type="default" r:id="rIdZiFooter"/
 LANDSCAPE_SECTION = A4_SECTION.replace('<w:pgSz w:w="11906" w:h="16838"/>',
                                        '<w:pgSz w:w="16838" w:h="11906" w:orient="landscape"/>')
 # Text width in twips (1/20 pt) of a portrait and a landscape A4 page with the margins above, and the width
-# of one character of a table cell (9 pt Compact style, ~0.55 em; a CJK character counts twice) and its padding.
+# of one character of a table cell (9 pt Compact style; 0.65 em, the width of a digit of DejaVu Sans, which
+# LibreOffice sets Latin text in: at 0.55 em a year wrapped as 201/6; a CJK character counts twice) and its padding.
 TEXT_WIDTH = {"portrait": 11906 - 2 * 1247, "landscape": 16838 - 2 * 1247}
-CHAR_TWIPS, CELL_PADDING_TWIPS, MAX_CELL_CHARS = 0.55 * 9 * 20, 2 * 108 + 20, 28
+CHAR_TWIPS, CELL_PADDING_TWIPS, MAX_CELL_CHARS = 0.65 * 9 * 20, 2 * 108 + 20, 28
 _TABLE = re.compile(r'(<w:p><w:pPr><w:pStyle w:val="TableCaption" /></w:pPr>.*?</w:p>\s*)?<w:tbl>.*?</w:tbl>', re.S)
 _ROW, _CELL = re.compile(r"<w:tr>.*?</w:tr>", re.S), re.compile(r"<w:tc>.*?</w:tc>", re.S)
 _TEXT = re.compile(r"<w:t[^>]*>([^<]*)</w:t>")
