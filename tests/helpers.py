@@ -32,6 +32,20 @@ def panel(framework: Framework, values: np.ndarray, years: list[int], entities: 
     return pd.DataFrame(values, index=index, columns=framework.indicators)
 
 
+def assert_batch_equals_alone(x: pd.DataFrame, framework: Framework, tree, plan, rows, rng, replications: int) -> None:
+    """The kernel's batch of ``replications`` random weight sets gives, for each, bit for bit what that weight set
+    gives alone (results must not depend on the batch they were computed in)."""
+    from zoneindex import kernel
+
+    raw = framework.table["weight"].reindex(list(tree.codes)).to_numpy() * rng.uniform(0.5, 1.5,
+                                                                                      (replications, len(tree.codes)))
+    weights = kernel.relative_weights(raw, tree)
+    batch = kernel.aggregate(x.to_numpy(), weights, tree, plan, rows).values
+    for r in range(len(weights)):
+        alone = kernel.aggregate(x.to_numpy(), weights[r:r + 1], tree, plan, rows).values[:, :, 0]
+        assert np.array_equal(batch[:, :, r], alone, equal_nan=True)
+
+
 def zoneindex(*args, env=None):
     """``python -m zoneindex <args>`` from the project root, as a researcher runs it (``env`` added to the
     environment); the completed process, its output as text."""

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from zoneindex import kernel
-from tests.helpers import panel, tree
+from tests.helpers import assert_batch_equals_alone, panel, tree
 
 YEARS = [2016, 2017, 2018, 2019]
 PLANS = [{"method": "arithmetic", "min_availability": 0.5},
@@ -40,12 +40,7 @@ def test_each_replication_of_a_batch_equals_the_replication_alone(dimensions, da
     x = panel(fw, values, YEARS, ["A", "B"])
     tree_, rows, plan = compiled(fw, x, config)
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    raw = fw.table["weight"].reindex(list(tree_.codes)).to_numpy() * rng.uniform(0.5, 1.5, (7, len(tree_.codes)))
-    weights = kernel.relative_weights(raw, tree_)
-    batch = kernel.aggregate(x.to_numpy(), weights, tree_, plan, rows).values
-    for r in range(len(weights)):
-        alone = kernel.aggregate(x.to_numpy(), weights[r:r + 1], tree_, plan, rows).values[:, :, 0]
-        assert np.array_equal(batch[:, :, r], alone, equal_nan=True)
+    assert_batch_equals_alone(x, fw, tree_, plan, rows, rng, 7)
 
 
 @settings(max_examples=200, deadline=None)

@@ -40,7 +40,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from tests.helpers import panel, tree
+from tests.helpers import assert_batch_equals_alone, panel, tree
 from zoneindex import aggregate, crossrow, kernel, normalise as normalisation, score
 from zoneindex import uncertainty as ua
 from zoneindex.errors import InputError
@@ -287,12 +287,7 @@ def test_each_replication_of_a_batch_equals_the_replication_alone(dimensions, da
     rows = kernel.Rows.of(x.index, 2018)
     plan = kernel.Plan.of(config, fw.max_level, True, 2018)
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    raw = fw.table["weight"].reindex(list(tree_.codes)).to_numpy() * rng.uniform(0.5, 1.5, (5, len(tree_.codes)))
-    weights = kernel.relative_weights(raw, tree_)
-    batch = kernel.aggregate(x.to_numpy(), weights, tree_, plan, rows).values
-    for r in range(len(weights)):
-        alone = kernel.aggregate(x.to_numpy(), weights[r:r + 1], tree_, plan, rows).values[:, :, 0]
-        assert np.array_equal(batch[:, :, r], alone, equal_nan=True)
+    assert_batch_equals_alone(x, fw, tree_, plan, rows, rng, 5)
 
 
 @settings(max_examples=40, deadline=None)
