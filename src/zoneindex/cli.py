@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from zoneindex.errors import InputError
@@ -44,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     survey_parser.add_argument("--out", default=None, help="the workbook to write (default: ahp_survey_<study>.xlsx "
                                                            "in the current folder)")
     survey_parser.add_argument("--lang", default="zh", choices=("zh", "en"), help="language listed first")
+    record_parser = commands.add_parser("record", help="write the source record (<file>.source.yaml: publisher, "
+                                                       "address, date, licence, sha256) of a new raw file")
+    record_parser.add_argument("file", help="the raw file, e.g. a filled questionnaire in data/raw/S/ahp/")
+    for option, meaning in (("title", "what the file holds"), ("publisher", "who made it (an expert, an agency)"),
+                            ("url", "where it came from (an address, or how it was received)"),
+                            ("retrieved", "the date it was received, YYYY-MM-DD"), ("licence", "its licence")):
+        record_parser.add_argument(f"--{option}", required=True, help=meaning)
+    record_parser.add_argument("--illustrative", action="store_true", help="generated, not real data")
     schema_parser = commands.add_parser("schema", help="print the study.yaml reference (Markdown) or JSON Schema")
     schema_parser.add_argument("--markdown", action="store_true", help="docs/study-reference.md (the default)")
     schema_parser.add_argument("--json", action="store_true", help="docs/study.schema.json")
@@ -165,7 +174,23 @@ def _command(args) -> int:
         study = load_study(args.study)
         out = write_survey(study.framework, Path(args.out or f"ahp_survey_{args.study}.xlsx"), study.title, args.lang)
         print(f"questionnaire: {out}\nhand one copy to each expert; put each filled workbook, with its .source.yaml, "
-              f"in {paths.RAW / args.study / 'ahp'}/ and set weights: {{method: ahp_panel}} in study.yaml")
+              f"in {paths.RAW / args.study / 'ahp'}/ (zoneindex record writes the .source.yaml) and set weights: {{method: ahp_panel}} in study.yaml")
+        return 0
+    if args.command == "record":
+        from zoneindex.provenance import record_path, write_source_record
+
+        raw = Path(args.file)
+        if not raw.is_file():
+            raise InputError("no such raw file", file=raw)
+        if record_path(raw).exists():  # raw data is immutable: a changed file is a new file with a new record
+            raise InputError("the file has a source record already", file=record_path(raw))
+        try:
+            date.fromisoformat(args.retrieved)
+        except ValueError:
+            raise InputError("not a date", column="--retrieved", value=args.retrieved, expected="YYYY-MM-DD") from None
+        written = write_source_record(raw, title=args.title, publisher=args.publisher, url=args.url,
+                                      retrieved=args.retrieved, licence=args.licence, illustrative=args.illustrative)
+        print(f"source record: {written}")
         return 0
     if args.command == "new-year":
         print(new_year(args.study, args.year, args.out_root, args.force))
