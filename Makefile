@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadgroup tests
 	$(BIN)/python -m pytest -p no:xdist notebooks
 
-# The unit and property tests only (no pipeline run, notebook or server): under a minute, while you work.
+# The unit and property tests only (no pipeline run, notebook or server): a few minutes, while you work.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup tests
 
