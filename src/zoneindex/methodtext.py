@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from zoneindex import aggregate, clean, glossary, normalise, study as study_module, weight
+from zoneindex import aggregate, clean, glossary, normalise, weight
 from zoneindex.errors import InputError
 from zoneindex.framework import Framework
 from zoneindex.study import Study, definitions_in_use
@@ -241,7 +241,7 @@ def describe_clean_methods(methods: dict, lang: str = "en") -> str:
 def describe_definitions(study: Study, lang: str = "en") -> str:
     """The study's definitions beyond the method names (not-applicable cells, imputed aggregates, …)."""
     if lang != "zh":
-        return study_module.describe_definitions(study)
+        return _describe_definitions_en(study)
     used, parts = definitions_in_use(study), []
     for rule in used.get("not_applicable", []):
         entities = rule["entity"] if isinstance(rule["entity"], str) else "、".join(rule["entity"])
@@ -271,4 +271,44 @@ def describe_definitions(study: Study, lang: str = "en") -> str:
     for check in used.get("published_checks") or []:
         parts.append(f"**公开数值比对（{check['file']}）。** 本研究的数值按{ROUNDING_ZH.get(check['rounding'], check['rounding'])}保留 "
                      f"{check['decimals']} 位小数后，与每个公开数值之差不得超过 {check['tolerance']:g}；逐一比对并统计相符个数。")
+    return "\n\n".join(parts)
+
+
+def _describe_definitions_en(study: Study) -> str:
+    """Markdown, for the notebooks, of exactly the definitions of :func:`definitions_in_use` the study uses."""
+    used, parts = definitions_in_use(study), []
+    for rule in used.get("not_applicable", []):
+        entities = rule["entity"] if isinstance(rule["entity"], str) else ", ".join(rule["entity"])
+        years = rule.get("years") or {}
+        span = f" in {years.get('first', '…')}–{years.get('last', '…')}" if years else ""
+        parts.append(f"**Not applicable.** {', '.join(rule['codes'])} for {entities}{span}: {rule['reason']}. These "
+                     "cells are n/a, not missing: they are never imputed, a node's availability counts only the "
+                     "children that apply, and a node none of whose children apply is n/a itself.")
+    if "impute_missing" in used:
+        spec = used["impute_missing"]
+        over = f"the entities of the same `{spec['group']}`" if spec.get("group") else "all entities"
+        parts.append(r"**Imputed aggregates.** A missing aggregate (at levels "
+                     f"{', '.join(map(str, spec.get('levels') or range(2, study.framework.max_level)))}) that applies "
+                     f"is the mean of that node over {over} in the same year, "
+                     r"$\hat A_{k,e,t} = \frac{1}{|G_e|}\sum_{e' \in G_e} A_{k,e',t}$, flagged "
+                     "`imputed:aggregate-mean` in the table score_flags.")
+    for level, share in (used.get("availability_by_level") or {}).items():
+        parts.append(f"**Availability at level {level}.** A node of level {level} needs {float(share):.0%} of its "
+                     "applicable children.")
+    if "entities" in used:
+        lists = used["entities"]
+        parts.append("**Entities.** " + " ".join(
+            f"{key.capitalize()}d: {', '.join(lists[key])}." for key in ("include", "exclude") if lists.get(key)))
+    if "passed_through" in used:
+        parts.append(f"**Passed through.** {', '.join(used['passed_through'])} enter unnormalised: their raw value "
+                     "is their score (framework column normalisation = none).")
+    for file, how in (used.get("data_year") or {}).items():
+        parts.append(f"**Data year.** The values of {file} refer to "
+                     + (f"{how} year(s) before the year they are used for" if isinstance(how, int)
+                        else f"the year in its column {how}") + "; the data year is kept beside the year in the "
+                     "ingested and clean tables.")
+    for check in used.get("published_checks") or []:
+        parts.append(f"**Published values ({check['file']}).** Ours, rounded {check['rounding'].replace('_', '-')} to "
+                     f"{check['decimals']} decimals, must be within {check['tolerance']:g} of each published value; "
+                     "every value is compared and the matches are counted.")
     return "\n\n".join(parts)

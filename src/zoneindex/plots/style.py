@@ -130,8 +130,6 @@ def _font_chain(prop: fm.FontProperties) -> list:
     return chain or [fm.findfont(prop)]
 
 
-
-
 # Fixed wording on the figures themselves (everything else comes from the framework or the caller).
 TEXT = {
     "total": {"en": "Total", "zh": "合计"},
