@@ -20,7 +20,9 @@ Passes (every pass replays every replication once, in any blocking and order):
 
 1. counts :math:`n_c`, :math:`\min_c`, :math:`\max_c` (two reductions per value); block copies are kept until
    they overflow the budget. If all fit (values plus one row, about :math:`8\,n_{cells}R` bytes) the order
-   statistics are selected in place (``ndarray.partition`` at the needed positions, linear time): **1 pass**. Positions 0, n-1 are the min, max; the other order statistics needed are *targets*.
+   statistics are read from the rows sorted in place (NumPy's vectorised sort beats its selection at several
+   positions, see ``_order_statistics``): **1 pass**. Otherwise positions 0, n-1 are the min, max; the other
+   order statistics needed are *targets*.
 2. a histogram of every cell with targets, linear between min and max:
    :math:`b(x) = \lfloor (x - \min_c)\,s_c \rfloor \in \{0..B\}`, :math:`s_c = B / (\max_c - \min_c)` (infinite
    range: :math:`b(x) = \lfloor x\,B\,2^{-1025} + B/2 \rfloor`; -inf and NaN go to bin 0, +inf to bin B, the
@@ -28,8 +30,9 @@ Passes (every pass replays every replication once, in any blocking and order):
    and cell. Each IEEE step is monotone, so whatever the rounding a bin holds an interval of values and the
    cumulative counts give each target's bin and its exact rank inside the bin.
 3. and later: the values of the located bins are recognised by the same bin function and a lookup table
-   (1 byte per bin). A group of candidates is *gathered* (stored, then sorted: exact order statistics) when
-   the gathered values fit in the budget (32 bytes each, smallest groups first); otherwise it is *refined*:
+   (1 byte per bin). A group of candidates is *gathered* (stored, then sorted: exact order statistics; a
+   group of equal values needs no sort) when the gathered values fit in the budget (32 bytes each, smallest
+   groups first) and it is not a crowd (over 64 times an average bin: mostly ties); otherwise it is *refined*:
    histogrammed again on the order-preserving integer key of its float64 bits
    (:math:`u = \mathrm{bits} \oplus (\mathrm{sign}\ ?\ 2^{64}-1 : 2^{63})`) in :math:`B_s = 2^j` sub-bins
    :math:`\lfloor (u - u_0) / 2^{shift} \rfloor`, keeping the exact smallest and largest key of each sub-bin.
@@ -60,8 +63,11 @@ __all__ = ["ExactQuantiles", "type7_positions", "type7_lerp"]
 
 _SIGN, _UMAX, _ONE = np.uint64(1 << 63), np.uint64(2**64 - 1), np.uint64(1)
 _MAX_BINS = 1 << 13              # pass-2 bins per cell
-_MAX_SELECTED = 32               # order statistics per row up to which a selection beats a sort
+_BAND_BYTES = 1 << 21            # values sorted at a time in the 1-pass case
+_ARENA_BYTES = 1 << 26           # pass 1 keeps the values in arrays of up to this size (see ``_keep``)
 _MAX_SUB_LOG2 = 14               # refinement sub-bins per group: at most 2**14
+_CROWD = 64                      # a group this many times an average bin is refined, not gathered
+_SUB_TABLE = 1 << 20             # refinement sub-bins in all, unless that leaves a group fewer than 256
 _WS_PER_ELEM = 176               # bytes of temporaries per element of a tile (upper estimate)
 _GATHER_BYTES = 32               # per gathered value: value, group id, the sorted (group, value) pair
 _SUB_BYTES = 32                  # per refinement sub-bin: count, min key, max key, cumulative count
@@ -80,15 +86,14 @@ def type7_positions(n, probs):
     return lo, np.where(above, n - 1, prev + 1).astype(np.int64), h - prev
 
 
-def _select(values: np.ndarray, positions: np.ndarray) -> None:
-    """Put, in every row of ``values`` (in place), the values that a sort would put at ``positions`` there,
-    NaN last as in a sort: a selection (introselect, linear) at the few order statistics the quantiles read
-    instead of a full sort, unless the rows need so many different positions that sorting is cheaper."""
-    kth = np.unique(np.clip(positions, 0, max(values.shape[1] - 1, 0)))
-    if kth.size > _MAX_SELECTED or values.shape[1] == 0:
-        values.sort(axis=1)
-    else:
-        values.partition(kth, axis=1)
+def _order_statistics(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The values that a sort of every row of ``values`` would put at ``positions`` (k × rows, 0-based), NaN
+    last; ``values`` is sorted in place. A sort, not a selection: NumPy's vectorised sort is faster than its
+    selection at several positions (a scalar introselect, 2-6 times slower), and than one vectorised
+    selection per position on replications with many ties (a node that takes only a few distinct values)."""
+    last = max(values.shape[1] - 1, 0)
+    values.sort(axis=1)
+    return np.take_along_axis(values, np.clip(positions, 0, last).T, axis=1).T
 
 
 def type7_lerp(a, b, gamma):
@@ -164,18 +169,20 @@ def _tiles(block, rows, size):
 class ExactQuantiles:
     """Exact per-cell type-7 quantiles of values arriving in blocks, over as many passes as the budget needs.
 
-    ``q = ExactQuantiles(n_cells, probs, memory_bytes, copy=True)``, then
+    ``q = ExactQuantiles(n_cells, probs, memory_bytes, replications=None)``, then
     ``while q.needs_pass(): q.start_pass(); [q.add(block) for block in blocks()]; q.finish_pass()``
     and ``q.result()`` -> ``(len(probs), n_cells)``, bit-for-bit ``np.nanquantile(values, probs, axis=-1)``.
-    Each pass must feed every replication exactly once as float blocks ``(n_cells, r)`` (NaN = no value; kept
-    uncopied with ``copy=False``), in any blocking and order. Passes: 1 if about ``8 * n_cells * R`` bytes fit
-    in the budget, else 3 plus one per refinement level (at most ``ceil(64 / log2(Bs)) + 1``, see the module).
+    Each pass must feed every replication exactly once as float blocks ``(n_cells, r)`` (NaN = no value; pass 1
+    keeps copies, so a block may change once added), in any blocking and order. Passes: 1 if about
+    ``8 * n_cells * R`` bytes fit in the budget, else 3 plus one per refinement level (at most
+    ``ceil(64 / log2(Bs)) + 1``, see the module). ``replications``: R, when known, so that pass 1 copies
+    nothing only to drop it once the values overflow the budget.
     ``passes`` counts the passes used, ``peak_bytes`` the largest estimated size of the state plus workspace.
     Raises ValueError when the budget is below the minimum, RuntimeError when a pass saw other values.
     """
 
-    def __init__(self, n_cells: int, probs, memory_bytes: int, copy: bool = True):
-        self.n_cells, self.memory_bytes, self._copy = int(n_cells), int(memory_bytes), bool(copy)
+    def __init__(self, n_cells: int, probs, memory_bytes: int, replications: int | None = None):
+        self.n_cells, self.memory_bytes = int(n_cells), int(memory_bytes)
         self.probs = np.asarray(probs, dtype=np.float64).ravel()
         if self.n_cells < 0 or not np.all((self.probs >= 0) & (self.probs <= 1)):
             raise ValueError("n_cells must be >= 0 and probs in [0, 1]")
@@ -188,7 +195,12 @@ class ExactQuantiles:
         n = self.n_cells
         self._n, self._min, self._max = np.zeros(n, np.int64), np.full(n, np.inf), np.full(n, -np.inf)
         self.passes, self.peak_bytes, self._R, self._seen, self._stored, self._kept = 0, 0, 0, 0, [], True
+        self._stored_fill = 0                                           # columns used in the last kept array
         self._stage, self._open, self._result = "count", False, None
+        self._replications = replications
+        if replications is not None:                                    # as _keep reckons
+            held = 8 * int(replications) * (n + 1) + 8 * n * self.probs.size + self._state_bytes()
+            self._kept = held <= self.memory_bytes
 
     def needs_pass(self) -> bool:
         return self._result is None
@@ -246,13 +258,33 @@ class ExactQuantiles:
             self._n[j0:j1] += count
             np.fmin(self._min[j0:j1], lo, out=self._min[j0:j1])
             np.fmax(self._max[j0:j1], hi, out=self._max[j0:j1])
-        if self._kept:              # stored values + this block + one sorted row of R values + the results
-            held = sum(b.nbytes for b in self._stored) + block.nbytes + 8 * self.n_cells * self.probs.size
-            if held + 8 * self._seen + self._state_bytes() <= self.memory_bytes:
-                self._stored.append(np.array(block, dtype=np.float64, order="C", copy=self._copy or None))
-            else:
-                self._stored, self._kept = [], False
+        if self._kept and not self._keep(block):
+            self._stored, self._kept = [], False
         self._note()
+
+    def _keep(self, block) -> bool:
+        """Copy the block's values into the kept ones, unless they overflow the budget (False). They go into
+        one array for all the replications when their number is known, else arrays of ``_ARENA_BYTES``: large
+        enough for NumPy to have them backed by huge pages, where an array per block would be faulted in
+        4 KiB page by page, four times slower than the copy."""
+        r, row_bytes = block.shape[1], 8 * max(self.n_cells, 1)
+        c0 = 0
+        while c0 < r:
+            if not self._stored or self._stored_fill == self._stored[-1].shape[1]:
+                # the kept values + one sorted row of as many values + the results
+                columns = sum(b.shape[1] for b in self._stored)
+                held = 8 * columns * (self.n_cells + 1) + 8 * self.n_cells * self.probs.size
+                free = (self.memory_bytes - held - self._state_bytes()) // (row_bytes + 8)
+                if free < r - c0:
+                    return False
+                want = _ARENA_BYTES // row_bytes if self._replications is None else self._replications - columns
+                self._stored.append(np.empty((self.n_cells, max(r - c0, min(free, want)))))
+                self._stored_fill = 0
+            last, fill = self._stored[-1], self._stored_fill
+            width = min(r - c0, last.shape[1] - fill)
+            last[:, fill:fill + width] = block[:, c0:c0 + width]
+            self._stored_fill, c0 = fill + width, c0 + width
+        return True
 
     def _finish_count(self):
         self._R = R = self._seen
@@ -293,14 +325,17 @@ class ExactQuantiles:
         if R == 0 or self.n_cells == 0:
             return out
         free = self.memory_bytes - self._state_bytes() - sum(b.nbytes for b in self._stored) - out.nbytes
-        rows = int(max(1, free // (8 * R + 48 * P)))
+        # bands of cells in one reused buffer of about _BAND_BYTES: sorted within the cache, and no fresh
+        # pages to fault in for a copy of every value
+        rows = int(max(1, min(free, _BAND_BYTES) // (8 * R + 48 * P)))
+        band = np.empty((min(rows, self.n_cells), R))
+        kept = self._stored[:-1] + [self._stored[-1][:, :self._stored_fill]]
+        self._note(band.nbytes + out.nbytes)
         for c0 in range(0, self.n_cells, rows):
-            part = np.concatenate([b[c0:c0 + rows] for b in self._stored], axis=1)
-            self._note(part.nbytes + out.nbytes)
+            part = band[:min(rows, self.n_cells - c0)]
+            np.concatenate([b[c0:c0 + rows] for b in kept], axis=1, out=part)
             cols = slice(c0, c0 + part.shape[0])
-            _select(part, np.concatenate([lo[:, cols], hi[:, cols]]))
-            a = np.take_along_axis(part, np.maximum(lo[:, cols], 0).T, axis=1).T
-            b = np.take_along_axis(part, np.maximum(hi[:, cols], 0).T, axis=1).T
+            a, b = np.split(_order_statistics(part, np.concatenate([lo[:, cols], hi[:, cols]])), 2)
             out[:, cols] = type7_lerp(a, b, gamma[:, cols])
         out[:, n == 0] = np.nan
         return out
@@ -366,19 +401,25 @@ class ExactQuantiles:
 
     # --- passes 3+: gather or refine the located bins --------------------------------------------
     def _plan(self):
-        """Choose, within the budget, which groups are gathered and how finely the others are refined."""
+        """Choose, within the budget, which groups are gathered and how finely the others are refined. A crowd
+        (more than _CROWD times the values of an average bin) is refined even when it would fit: in one bin
+        that many are mostly ties (a node that takes a few values), which the refinement resolves in the
+        same pass (equal bounds) at a fraction of the cost of storing and sorting them. The sub-bins stay
+        within _SUB_TABLE in all: the budget would allow tables of hundreds of MB, mostly empty, whose pages
+        and cache misses cost more than the finer bins save."""
         G, order = self._g_q.size, np.argsort(self._g_n, kind="stable")
         avail = self.memory_bytes - self._state_bytes() - (_TARGET_BYTES - 72) * self._t_g.size
         cost = np.concatenate([[0], np.cumsum(self._g_n[order]) * _GATHER_BYTES])
-        fits = cost + (G - np.arange(G + 1)) * 2 * _SUB_BYTES <= avail
-        if not fits.any():
+        fits = np.flatnonzero(cost + (G - np.arange(G + 1)) * 2 * _SUB_BYTES <= avail)
+        if not fits.size:
             raise MemoryError(f"memory_bytes={self.memory_bytes} too small to refine {G} groups")
-        i = int(np.flatnonzero(fits)[-1])
+        crowds = np.searchsorted(self._g_n[order], _CROWD * max(self._R // self._B, 1), side="right")
+        i = int(fits[fits <= crowds][-1] if (fits <= crowds).any() else fits[-1])
         self._g_gather = np.isin(np.arange(G), order[:i])
         ref = np.flatnonzero(~self._g_gather)
         self._rslot = np.where(self._g_gather, -1, np.cumsum(~self._g_gather) - 1)   # refinement slot or -1
         if ref.size:
-            per = (avail - cost[i]) // (ref.size * _SUB_BYTES)
+            per = min((avail - cost[i]) // (ref.size * _SUB_BYTES), max(_SUB_TABLE // ref.size, 256))
             biggest = int(self._g_n[ref].max())
             log2 = int(min(_MAX_SUB_LOG2, np.log2(max(per, 2)), max(1, (biggest - 1).bit_length())))
             self._Bs, self._r_base = 1 << log2, self._g_base[ref]
@@ -447,15 +488,32 @@ class ExactQuantiles:
         if self._buf_v.size:                                            # exact selection in the gathered values
             if self._fill != self._buf_v.size:
                 raise RuntimeError("fewer values than in pass 2: every pass must feed the same values")
-            self._note(16 * self._fill)                                 # (group, value) pairs, sorted
-            pairs = np.empty(self._fill, np.complex128)                 # sorted by group, then value (no NaN)
-            pairs.real, pairs.imag = self._buf_g, self._buf_v           # (the buffers go at the end of the pass)
-            pairs.sort()
-            bounds = np.searchsorted(pairs.real, np.arange(self._g_q.size + 1.0))
-            if not np.array_equal(np.diff(bounds)[self._g_gather], self._g_n[self._g_gather]):
+            G = self._g_q.size
+            counts = np.bincount(self._buf_g, minlength=G)
+            if not np.array_equal(counts[self._g_gather], self._g_n[self._g_gather]):
                 raise RuntimeError("the gathered counts changed between passes")
-            self._t_val[live[gat]] = pairs.imag[bounds[tg[gat]] + tr[gat]]
-            self._t_g[live[gat]] = -1
+            # a group whose values are all equal (heavy ties: a node that takes a few values) needs no sort
+            lowest, highest = np.full(G, np.inf), np.full(G, -np.inf)
+            np.minimum.at(lowest, self._buf_g, self._buf_v)
+            np.maximum.at(highest, self._buf_g, self._buf_v)
+            varied = ~(lowest == highest)
+            pairs = np.empty(int(counts[varied].sum()), np.complex128)  # sorted by group, then value (no NaN)
+            self._note(pairs.nbytes + 32 * G)                           # (the buffers go at the end of the pass)
+            filled = 0
+            for c0 in range(0, self._fill, self._tile):                 # bounded temporaries
+                group = self._buf_g[c0:c0 + self._tile]
+                mine = varied[group]
+                n = int(np.count_nonzero(mine))
+                pairs.real[filled:filled + n], pairs.imag[filled:filled + n] = \
+                    group[mine], self._buf_v[c0:c0 + self._tile][mine]
+                filled += n
+            pairs.sort()
+            bounds = np.searchsorted(pairs.real, np.arange(G + 1.0))
+            t, g, rank = live[gat], tg[gat], tr[gat]
+            same = ~varied[g]
+            self._t_val[t[same]] = lowest[g[same]]
+            self._t_val[t[~same]] = pairs.imag[bounds[g[~same]] + rank[~same]]
+            self._t_g[t] = -1
             del pairs
         q, n_new, lo, hi = (np.empty(0, t) for t in (np.int64, np.int64, np.uint64, np.uint64))
         if self._rslot.max(initial=-1) >= 0:                            # refined groups: locate the sub-bins

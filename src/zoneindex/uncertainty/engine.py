@@ -48,6 +48,7 @@ class Task:
     ids: np.ndarray
     start: bool = True      # the chunk opens its segment (a block's replications of one data alternative and plan)
     end: bool = True        # … and closes it
+    relative: np.ndarray | None = None   # kernel.relative_weights of ``weights``, when computed for a whole block
 
 
 
@@ -98,7 +99,8 @@ class Engine:
         cached) and the kernel runs on the hierarchy above them, with those aggregates (and whether they
         apply) as its indicators. The kernel computes element by element, so this gives the same numbers as
         the whole hierarchy."""
-        W, plan = kernel.relative_weights(task.weights, self.tree), self.plans[task.plan]
+        W = kernel.relative_weights(task.weights, self.tree) if task.relative is None else task.relative
+        plan = self.plans[task.plan]
         groups = self.groups[task.plan]
         if self.upper is None or len(W) < 2 or not (W[:, self.leaves] == W[0, self.leaves]).all():
             return kernel.aggregate(self.matrices[task.data], W, self.tree, plan, self.rows,
@@ -424,8 +426,11 @@ def chunk_size(prepared: Prepared, workers: int, extra_per_replication: float = 
 
 def tasks(prepared: Prepared, draws: Draws, size: int):
     """The chunks of one block: replications grouped by (data alternative, plan), in the block's order
-    within a group, cut into chunks of at most ``size``. Yields (Task, positions in the block)."""
+    within a group, cut into chunks of at most ``size``. Yields (Task, positions in the block). The relative
+    weights are computed for the whole block at once (row by row, so the same numbers as chunk by chunk, in
+    one call instead of one per chunk)."""
     data, plan, weights = translate(prepared, draws)
+    relative = kernel.relative_weights(weights, prepared.engine.tree)
     key = data * len(prepared.engine.plans) + plan
     order = np.argsort(key, kind="stable")
     starts = np.concatenate([[0], np.flatnonzero(np.diff(key[order])) + 1, [len(order)]])
@@ -433,4 +438,4 @@ def tasks(prepared: Prepared, draws: Draws, size: int):
         for a in range(g0, g1, size):
             part = order[a:min(a + size, g1)]
             yield Task(int(data[part[0]]), int(plan[part[0]]), weights[part], draws.ids[part], a == g0,
-                       a + size >= g1), part
+                       a + size >= g1, relative[part]), part

@@ -74,7 +74,7 @@ class Rescale:
             return mean, np.sqrt(np.maximum(_sum_rows(z, z) / count - mean * mean, 0.0))
 
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``values`` (nodes × rows × R) on the nominal's scale (into ``out`` when given)."""
+        """``values`` (nodes × rows × R) on the nominal's scale (into ``out`` when given, which may be ``values``)."""
         centre, spread = self._statistics(values)
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = self.spread0 / spread
@@ -82,11 +82,11 @@ class Rescale:
                 (self.spread0 == 0)
             factor = np.where(keep, 1.0, factor)
             offset = np.where(keep, 0.0, self.centre0 - factor * centre)   # y' = m0 + a (y - m) = a y + (m0 - a m)
+            k, r = np.nonzero(keep)
+            kept = values[k, :, r]                                          # left as they are, bit for bit
             out = np.multiply(values, factor[:, None, :], out=out)
             out += offset[:, None, :]
-        if keep.any():                                                      # left as they are, bit for bit
-            k, r = np.nonzero(keep)
-            out[k, :, r] = values[k, :, r]
+        out[k, :, r] = kept
         return out
 
 
@@ -159,12 +159,12 @@ def _ranks(values: np.ndarray, grid: np.ndarray, orders: np.ndarray | None = Non
     return out
 
 
-def descending_order(values, negated: bool = False):
+def descending_order(values, negated: bool = False, overwrite: bool = False):
     """Rank ``values`` along the last axis (1 = highest, ties share the best rank) in sorted form: ``order``
     (the argsort of ``-values``, NaN last), ``start`` (int64, the rank at each sorted position: a tie run
     takes the 1-based position of its first member) and ``valid`` (per row the number of non-NaN values,
-    which fill the first positions). ``negated``: ``values`` already holds ``-values``. Only the rows with
-    ties are scanned for their runs."""
+    which fill the first positions). ``negated``: ``values`` already holds ``-values``; ``overwrite``: and may
+    be sorted in place (no copy). Only the rows with ties are scanned for their runs."""
     key = np.asarray(values, dtype=np.float64)
     if not negated:
         key = np.negative(key)
@@ -176,7 +176,11 @@ def descending_order(values, negated: bool = False):
         if E == 1:
             valid = valid - np.isnan(key[..., 0])
         return order, start, valid
-    ordered = np.sort(key.reshape(-1, E), axis=-1)              # the same values as key[order], NaN last
+    ordered = key.reshape(-1, E)                                # the same values as key[order], NaN last
+    if overwrite or not negated:                                # a key of its own: sorted in place, no copy
+        ordered.sort(axis=-1)
+    else:
+        ordered = np.sort(ordered, axis=-1)
     nan = np.flatnonzero(np.isnan(ordered[:, -1]))
     if nan.size:
         valid.reshape(-1)[nan] -= np.count_nonzero(np.isnan(ordered[nan]), axis=-1)
@@ -208,7 +212,7 @@ def _sorted_ranks(values: np.ndarray, slots: np.ndarray, grid: np.ndarray, order
     np.negative(gathered.transpose(0, 1, 3, 2), out=keys)
     if (cols < 0).any():
         keys[np.broadcast_to((cols < 0)[:, :, None, :], keys.shape)] = np.nan
-    order, start, valid = descending_order(keys, negated=True)
+    order, start, valid = descending_order(keys, negated=True, overwrite=True)
     return order, start, valid, perm
 
 
@@ -241,14 +245,24 @@ class _Reducer:
     def __init__(self, layout: Layout, rescale: Rescale, target_rescale: Rescale, nominal_ranks, full: bool,
                  change: bool, n_ranked: int, orders: np.ndarray | None = None):
         self.layout, self.rescale, self.target_rescale = layout, rescale, target_rescale
-        self.nominal_ranks, self.full, self.change, self.n_ranked = nominal_ranks, full, change, n_ranked
+        self.full, self.change, self.n_ranked = full, change, n_ranked
         self.orders = orders
+        if len(layout.rank_slots):      # the target's nominal ranks by position in its listed order
+            listed = np.arange(len(layout.entities)) if orders is None else \
+                orders[list(layout.rank_slots).index(layout.target_slot), layout.target_year]
+            self.listed_nominal = np.asarray(nominal_ranks)[listed]
         self.all_slots = np.array_equal(layout.slots, np.arange(layout.n_aggregates))
 
     def __call__(self, values: np.ndarray, task) -> dict:
         lay = self.layout
         K, n_rows, r = len(lay.slots), values.shape[1], values.shape[2]
-        cells = np.empty((2 if self.change else 1, K, n_rows, r))
+        targets = self.targets(values) if self.full else {}        # before the values are rescaled in place
+        # without changes the chunk's own values (fresh from the engine, used nowhere else) become its cells,
+        # rescaled in place: no second array of the chunk's size to fault in page by page
+        if self.all_slots and not self.change and values.flags.c_contiguous:
+            cells = values[None]
+        else:
+            cells = np.empty((2 if self.change else 1, K, n_rows, r))
         out = {"cells": cells.reshape(-1, r)}
         first = self.full and {"units": [], "valid": np.zeros(K * n_rows, np.int64),
                                "changes": np.zeros(K * n_rows, np.int64), "positive": np.zeros(K * n_rows, np.int64)}
@@ -267,7 +281,7 @@ class _Reducer:
         if first:
             first["units"] = np.concatenate(first["units"], axis=1) if r >= UNIT else None
             out.update(first)
-            out.update(self.targets(values))
+            out.update(targets)
         return out
 
     def _first(self, cells: np.ndarray, acc: dict, units: bool) -> None:
@@ -300,8 +314,9 @@ class _Reducer:
             E, n, Y = len(lay.entities), self.n_ranked, len(lay.years)
             if n:
                 if E <= r:      # the rank histogram straight from the sorted order: one bincount
-                    index = listed[:n] * E + (start[:n] - 1)
-                    index += (np.arange(n * Y) * (E * E)).reshape(n, Y, 1, 1)
+                    index = listed[:n] * E
+                    index += start[:n]
+                    index += (np.arange(n * Y) * (E * E) - 1).reshape(n, Y, 1, 1)
                     if (valid[:n] < E).any():
                         index = index[np.arange(E) < valid[:n, :, :, None]]
                     table = np.bincount(index.reshape(-1), minlength=n * Y * E * E).reshape(n, Y, E, E)
@@ -313,9 +328,11 @@ class _Reducer:
                 else:
                     mine = _unsort(listed[:n], start[:n], valid[:n], perm[:n])
                     out["ranks"] = mine.transpose(0, 1, 3, 2).reshape(-1, E, r)
+            # the shift in sorted order, without putting the ranks back in entity order: a sum of integers,
+            # the same in any order
             k, y = list(lay.rank_slots).index(lay.target_slot), lay.target_year
-            target = _unsort(listed[k, y], start[k, y], valid[k, y], perm[k, y])
-            out["rank_shift"] = mean_abs_rank_shift(target, self.nominal_ranks)
+            ranks = np.where(np.arange(E) < valid[k, y][:, None], start[k, y], np.nan)
+            out["rank_shift"] = mean_abs_rank_shift(ranks, self.listed_nominal[listed[k, y]])
         return out
 
 
@@ -477,8 +494,7 @@ def run_uncertainty(prepared: Prepared, client=None, workers: int = 1, runs: int
     budget = spec.memory_mb * 2**20
     # the budget: 55 % for the exact quantiles, 25 % for the chunks in flight (chunk_size), the rest for the
     # accumulators and the replication table; the quantiles never take less than their own minimum
-    quantiles = streaming.ExactQuantiles(n_cells, PROBS, max(int(budget * 0.55), _quantile_minimum(n_cells)),
-                                         copy=False)     # each chunk's cells are its own, never changed
+    quantiles = streaming.ExactQuantiles(n_cells, PROBS, max(int(budget * 0.55), _quantile_minimum(n_cells)), runs)
     counts = streaming.RankCounts(n_ranked * len(lay.years), len(lay.entities)) if several else None
     reducer = dict(layout=lay, rescale=Rescale(nominal[lay.slots], anchored),
                    target_rescale=Rescale(nominal[[lay.target_slot]], anchored),
