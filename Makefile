@@ -20,16 +20,17 @@ run: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m zoneindex.lab --port $(PORT)
 
-# Everything, nbval on every notebook and the end-to-end runs included: the tests on every CPU (pytest-xdist: a
-# test module's tests stay together on one worker; each study is run once for all of them), then the notebooks
-# in one process, in order, as nbval runs them in one out-root.
+# Everything, nbval on every notebook and the end-to-end runs included: the tests on every CPU (pytest-xdist,
+# --dist loadfile: a test module's tests stay together on one worker, so its module fixtures are computed once;
+# each study is run once for all of them), then the notebooks in one process, in order, as nbval runs them in
+# one out-root (nbval does not survive xdist: a worker may tear a notebook's kernel down between two cells).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup tests
+	$(BIN)/python -m pytest -n auto --dist loadfile tests
 	$(BIN)/python -m pytest -p no:xdist notebooks
 
-# The unit and property tests only (no pipeline run, notebook or server): a few minutes, while you work.
+# The unit and property tests only (no pipeline run, notebook, server, LibreOffice or Chromium), while you work.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup tests
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile tests
 
 setup: $(STAMP)
 

@@ -75,8 +75,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
-        # pytest-xdist --dist loadgroup: a module's tests on one worker (its module fixtures are computed once).
-        # nbval does not survive xdist (a worker may tear a notebook's kernel down between two of its cells):
-        # make test runs the notebooks in a pytest of their own.
-        group = item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))

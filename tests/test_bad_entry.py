@@ -168,6 +168,7 @@ def test_a_large_change_marked_confirmed_is_read(case):
     assert values[YI] == pytest.approx(case.book().history(YI) * 1000) and "marked confirmed" in notes_of(notes)
 
 
+@pytest.mark.slow  # a LibreOffice start
 def test_an_xls_saved_under_an_xlsx_name_and_a_formula_with_its_value_are_read(case, tmp_path):
     def after(path):
         xls, = save_through_libreoffice([path], "xls", tmp_path / "xls")
@@ -224,6 +225,7 @@ def test_an_ambiguous_or_wrong_value_is_refused_with_its_cell(case, what, code, 
     assert phrase in str(error), error
 
 
+@pytest.mark.slow  # a LibreOffice start
 def test_a_cell_whose_formula_failed_is_refused(case, tmp_path):
     def after(path):
         saved, = save_through_libreoffice([path], "xlsx", tmp_path / "saved")  # LibreOffice computes =1/0

@@ -19,6 +19,8 @@ from zoneindex import clean, entry, ingest, newyear, paths, score, validate
 from zoneindex.study import load_study
 from tests.spreadsheets import fill, save_through_libreoffice
 
+pytestmark = pytest.mark.slow  # LibreOffice saves every study's workbook
+
 NEW_YEAR = {"cdht": 2024, "provinces": 2024, "hdi": 2023, "asem": 2019}
 STUDIES = sorted(NEW_YEAR)
 

@@ -103,6 +103,7 @@ def test_a_refused_variant_says_why_and_saves_nothing(cdht):
         cdht.save("negative", view)
 
 
+@pytest.mark.slow  # runs the notebook on a kernel
 def test_the_notebook_wires_the_widgets_to_the_explorer(tmp_path, monkeypatch):
     """explore.ipynb run with its defaults, then a slider and a drop-down moved and the button clicked in its
     kernel, as a researcher would."""

@@ -173,6 +173,7 @@ def footnote(fig) -> Text:
 
 # --- fonts ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # whole figures in every format, seconds each
 @pytest.mark.parametrize("make", FIGURES)
 def test_chinese_renders_with_cjk_font_and_no_missing_glyph(make, tmp_path):
     with warnings.catch_warnings():
@@ -247,6 +248,7 @@ def test_rank_shifts_speaks_the_language_asked_for():
 
 # --- files ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # whole figures in every format, seconds each
 def test_save_twice_is_byte_identical_with_caption(tmp_path):
     for make in (line_fig, framework_fig, sobol_fig):
         first = plots.save_figure(make(), tmp_path / "a" / make.__name__, caption="图1 综合指数")
@@ -266,6 +268,7 @@ def test_caption_file_is_utf8_text(tmp_path):
     assert paths[-1].read_bytes() == (caption + "\n").encode("utf-8")
 
 
+@pytest.mark.slow  # whole figures in every format, seconds each
 def test_reruns_in_new_processes_are_byte_identical(tmp_path):
     """A pipeline rerun is a new interpreter: hash seeds and ids must not leak into the files."""
     script = ("import sys, pandas as pd; from pathlib import Path; from zoneindex import plots\n"
@@ -555,6 +558,53 @@ class FakeRun:
         return self.tables[name].copy()
 
 
+class FakeStagedRun(FakeRun):
+    """A FakeRun whose tables are files, as a run's are: drawing ahead checks their digests."""
+
+    def __init__(self, folder: Path, lang: str, **options):
+        super().__init__(folder / "figures", lang, **options)
+        self.processed = folder / "processed"
+        self.processed.mkdir(parents=True)
+        for name in self.tables:
+            self.write(name)
+
+    def table_path(self, name: str) -> Path:
+        return self.processed / f"{name}.csv"
+
+    def write(self, name: str) -> None:
+        self.tables[name].to_csv(self.table_path(name), index=False)
+
+
+def figure_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.*"))}
+
+
+@pytest.mark.slow  # four figure sets
+def test_figures_drawn_ahead_are_the_figures_and_are_taken_only_while_their_tables_are_unchanged(tmp_path):
+    plain = FakeStagedRun(tmp_path / "plain", "en")
+    figures.edition_figures(plain, languages=("en", "zh"))
+    ahead = FakeStagedRun(tmp_path / "ahead", "en")
+    figures.draw_ahead(ahead)
+    assert {key[1:] for key in figures._AHEAD} == {(name, lang) for lang in ("en", "zh") for name in
+                                                   ("index_over_time", "growth", "radar", "waterfall", "heatmap",
+                                                    "framework")}  # not the ranked bars: they need the ranks
+    assert set(figures.edition_figures(ahead)["lang"]) == {"en"}  # the visualize notebook: the run's language
+    figures.draw_ahead(ahead, languages=("zh",), background=False)  # what waits moves to every worker
+    figures.edition_figures(ahead, languages=("zh",))
+    assert not figures._AHEAD and figure_files(ahead.out.figures) == figure_files(plain.out.figures)
+
+    changed = FakeStagedRun(tmp_path / "changed", "en")
+    figures.draw_ahead(changed, languages=("en",))
+    for run in (changed, expected := FakeStagedRun(tmp_path / "expected", "en")):
+        run.tables["scores"]["value"] += 10.0 * (run.tables["scores"]["entity"] == "Z1")
+        run.write("scores")
+    figures.edition_figures(changed)
+    figures.edition_figures(expected)
+    assert not figures._AHEAD and figure_files(changed.out.figures) == figure_files(expected.out.figures)
+    assert figure_files(changed.out.figures)["heatmap_en.png"] != figure_files(ahead.out.figures)["heatmap_en.png"]
+
+
+@pytest.mark.slow  # whole figures in every format, seconds each
 def test_edition_draws_the_full_set_in_the_run_language_with_captions(tmp_path):
     saved = figures.edition_figures(FakeRun(tmp_path, "zh"))
     assert set(saved["lang"]) == {"zh"}
@@ -571,6 +621,7 @@ def test_edition_draws_the_full_set_in_the_run_language_with_captions(tmp_path):
     assert "2020年" in captions["ranked_bars"] and "3个主体" in captions["ranked_bars"]
 
 
+@pytest.mark.slow  # whole figures in every format, seconds each
 def test_edition_draws_both_languages_when_asked_and_no_note_without_illustrative_data(tmp_path):
     run = FakeRun(tmp_path, "zh", base_year=None)
     run.tables["scores"]["illustrative"] = False
@@ -583,6 +634,7 @@ def test_edition_draws_both_languages_when_asked_and_no_note_without_illustrativ
         f"framework_{lang}.{ext}" for lang in ("en", "zh") for ext in ("caption.txt", "pdf", "png", "svg")]
 
 
+@pytest.mark.slow  # whole figures in every format, seconds each
 def test_edition_of_a_cross_section_gets_ranked_bars_radar_against_the_median_and_entity_heatmap(tmp_path):
     saved = figures.edition_figures(FakeRun(tmp_path, "en", years=[2020], base_year=None))
     assert list(saved["figure"]) == ["radar", "heatmap", "ranked_bars", "framework"]

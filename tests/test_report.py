@@ -210,6 +210,7 @@ def _pdf(path):
     return pypdfium2, pypdfium2.PdfDocument(path)
 
 
+@pytest.mark.slow  # Chromium prints the page
 @needs_chromium
 def test_pdf_has_every_page_glyph_and_image(notebooks, wide_notebook, tmp_path):
     paths, _ = notebooks
@@ -232,6 +233,7 @@ def test_pdf_has_every_page_glyph_and_image(notebooks, wide_notebook, tmp_path):
         assert all(textpage.get_charbox(i)[2] <= width - 20 for i in range(textpage.count_chars()))
 
 
+@pytest.mark.slow  # Chromium prints the page
 @needs_chromium
 def test_pdf_is_byte_identical_with_a_fixed_date(notebooks, tmp_path):
     html_page = build_methodology_html(notebooks[0], tmp_path / "m.html", title="T")

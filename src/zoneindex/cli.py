@@ -124,7 +124,15 @@ def usable_out_root(out_root: str | None) -> None:
 
 
 def _command(args) -> int:
+    if args.command == "run":  # the notebooks' kernel first: it boots (seconds) while the study is loaded and checked
+        from zoneindex.runner import notebook_kernel
 
+        with notebook_kernel() as kernel:
+            return _dispatch(args, kernel)
+    return _dispatch(args)
+
+
+def _dispatch(args, kernel=None) -> int:
     # imported after parsing, so that --help and usage errors answer at once, without loading pandas
     from zoneindex.study import available_studies, load_study
 
@@ -199,7 +207,7 @@ def _command(args) -> int:
 
     started = time.perf_counter()
     out = pipeline.run(args.study, args.year, args.out_root, args.lang, progress=not args.no_progress,
-                       force=args.force)
+                       force=args.force, kernel=kernel)
     print(f"scores:      {out.processed / 'scores.csv'}")
     print(f"manifest:    {out.processed / 'manifest.json'}")
     print(f"figures:     {out.figures}")

@@ -531,7 +531,9 @@ def _child_contributions(values_t, values_b, weights, p, aggregate_t, aggregate_
         return delta_terms
     total = _sum([delta_terms[:, j] for j in range(delta_terms.shape[1])])[:, None]
     change = (aggregate_t - aggregate_b)[:, None]
-    return np.where(total != 0, change * delta_terms / total, 0.0)
+    # terms that cancel leave a total of rounding noise, which explains nothing (dividing by it gave ±1e17)
+    explained = np.abs(total) > 1e-12 * np.abs(delta_terms).sum(axis=1, keepdims=True)
+    return np.where(explained, change * delta_terms / np.where(explained, total, 1.0), 0.0)
 
 
 def _proportional_to_index(change: np.ndarray, to_parent: np.ndarray, tree: Tree) -> np.ndarray:

@@ -12,7 +12,10 @@ import platform
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -24,13 +27,26 @@ from zoneindex.editions import guard_published, previous_edition, snapshot_defin
 from zoneindex.errors import InputError
 from zoneindex.ingest import newest_year_with_data as latest_year  # "latest": the newest year with data
 from zoneindex.provenance import sha256_file
+from zoneindex.runner import import_in_background, notebook_kernel
 from zoneindex.scratch import ScratchReads, scratch_home
 from zoneindex.study import Study, available_studies, definitions_in_use, load_study
 from zoneindex.tables import CSV_OPTIONS, read_stage_table
 
 STAGES = ("01_ingest", "02_clean", "03_score", "04_validate", "05_visualize", "06_summary")
+# After this notebook no stage table changes: the results workbook is written from then on (workbook_ahead)
+LAST_TO_WRITE_TABLES = "04_validate"
+_WORKBOOK: dict = {}  # processed folder -> (digests of its tables, future): the workbook written ahead
+# After these notebooks the edition's figures are drawn ahead (zoneindex.figures.draw_ahead; its arguments from
+# the run's language): after the score tables, in the background lane; after the visualize notebook, which takes
+# its language's, those of the other language in every worker.
+OTHER_LANGUAGE = {"en": "zh", "zh": "en"}
+DRAW_AHEAD_AFTER = {"03_score": lambda lang: "",
+                    "05_visualize": lambda lang: f"languages=({OTHER_LANGUAGE[lang]!r},), background=False"}
 # the summary is computed last, from every stage's tables, and opens the write-up
 WRITE_UP_ORDER = ("06_summary", "01_ingest", "02_clean", "03_score", "04_validate", "05_visualize")
+# what publish_outputs imports (a second), imported in the background while the notebooks run
+WRITE_UP_MODULES = ("nbconvert", "zoneindex.captions", "zoneindex.export", "zoneindex.figurepack", "zoneindex.report",
+                    "zoneindex.worddoc")
 PACKAGES = ("zoneindex", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "papermill", "nbconvert",
             "nbformat", "pyyaml", "latex2mathml")
 
@@ -194,20 +210,6 @@ def keep_failed_notebook(staged: paths.RunPaths, stage: str) -> Path:
     return folder / f"{stage}.ipynb"
 
 
-# Run by the kernel as soon as it is up, while the study is checked: the figure workers' server starts
-# (it imports the plotting stack meanwhile) and the modules the notebooks use are imported once.
-KERNEL_STARTUP = ("from zoneindex import workers\nworkers.start()\n"
-                  "import pandas, IPython.display, zoneindex.pipeline, zoneindex.validate, zoneindex.uncertainty, "
-                  "zoneindex.revisions, zoneindex.figures, zoneindex.report\n")
-
-
-def notebook_kernel():
-    """The kernel every notebook of a run executes on (``runner.SharedKernel``), starting up from now on."""
-    from zoneindex.runner import SharedKernel
-
-    return SharedKernel(paths.NOTEBOOKS, startup=KERNEL_STARTUP)
-
-
 def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress: bool, timings: dict,
                       kernel) -> None:
     import papermill as pm
@@ -230,20 +232,68 @@ def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress
                                "the outputs of the last good run were left untouched") from None
         finally:
             kernel.close_clients()
+        if stage in DRAW_AHEAD_AFTER:
+            kernel.run(f"from zoneindex import figures, pipeline\n"
+                       f"figures.draw_ahead(pipeline.edition_context(**{parameters!r}), "
+                       f"{DRAW_AHEAD_AFTER[stage](parameters['lang'])})\n")
+        if stage == LAST_TO_WRITE_TABLES:
+            kernel.run(f"from zoneindex import pipeline\npipeline.workbook_ahead(pipeline.edition_context(**{parameters!r}))\n")
         timings[stage] = round(time.perf_counter() - started, 3)
 
 
+def workbook_ahead(ctx: RunContext) -> None:
+    """Start the results workbook in a figure worker (``workers.submit``): ``zoneindex run`` calls this in its
+    kernel once the last notebook that writes stage tables is done; ``finish_workbook`` takes it."""
+    from zoneindex import workers
+    from zoneindex.export import write_results_workbook
+
+    future = workers.submit(partial(write_results_workbook, ctx.out.processed, ctx.study,
+                                    ctx.out.reports / "results.xlsx", lang=ctx.lang))
+    if future is not None:
+        _WORKBOOK[str(ctx.out.processed)] = _tables_digest(ctx.out.processed), future
+
+
+def finish_workbook(ctx: RunContext) -> None:
+    """The results workbook written ahead from the same tables (waited for), or written now."""
+    from zoneindex.export import write_results_workbook
+
+    tables, future = _WORKBOOK.pop(str(ctx.out.processed), (None, None))
+    if future is not None and not future.cancel():
+        future.result()  # it may have failed: then it fails here, as it would have written now
+        if tables == _tables_digest(ctx.out.processed):
+            return
+    write_results_workbook(ctx.out.processed, ctx.study, ctx.out.reports / "results.xlsx", lang=ctx.lang)
+
+
+def _tables_digest(processed: Path) -> dict[str, str]:
+    return {path.name: sha256_file(path) for path in sorted(processed.glob("*.csv"))}
+
+
+def kernel_outputs(kernel, parameters: dict):
+    """Finish, in the run's kernel (idle once the notebooks are done), the results workbook (begun in a worker by
+    ``workbook_ahead``) and the figure set in the language the write-up is not in (the visualize notebook drew
+    the run's own; the figure pack holds both; most were drawn ahead), while this process builds the write-up.
+    Returns the function that waits for both."""
+    other = OTHER_LANGUAGE[parameters["lang"]]
+    return kernel.submit("from zoneindex import figures, pipeline\n"
+                         f"ctx = pipeline.edition_context(**{parameters!r})\n"
+                         "pipeline.finish_workbook(ctx)\n"
+                         f"figures.edition_figures(ctx, languages=({other!r},))\n")
+
+
 def run(study: str, year: int | None = None, out_root: str | Path | None = None, lang: str = "en",
-        progress: bool = True, force: bool = False) -> paths.RunPaths:
+        progress: bool = True, force: bool = False, kernel=None) -> paths.RunPaths:
     """Run the whole edition and return where its outputs are.
 
     A published edition is refused unless ``force`` (then it is moved aside, see editions.guard_published).
+    The notebooks run on ``kernel`` (a ``runner.notebook_kernel()``, which the caller then shuts down), or on
+    one started now.
     """
     started = time.perf_counter()
     final_ctx = edition_context(study, year, out_root, lang)
     # one run of an edition at a time; a killed run's leftovers are tidied first (zoneindex.runguard)
-    with runguard.edition_lock(final_ctx.out), notebook_kernel() as kernel:  # it starts up while the study is checked
-        return _run_edition(final_ctx, kernel, lang, progress, force, started)
+    with runguard.edition_lock(final_ctx.out), nullcontext(kernel) if kernel else notebook_kernel() as running:
+        return _run_edition(final_ctx, running, lang, progress, force, started)
 
 
 def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force: bool, started: float
@@ -264,11 +314,13 @@ def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force
                   "previous_root": str(final.out_root)}
     try:
         snapshot_definition(final_ctx.study, staged)
-        execute_notebooks(STAGES, parameters, staged, progress, timings, kernel)
-        kernel.close()  # the notebooks are done: its CPU goes to the write-up
+        # this process waits for the kernel meanwhile: the write-up's modules are imported by then
+        import_in_background(*WRITE_UP_MODULES)
         public_parameters = {**parameters, "out_root": str(final.out_root)}
-        write_manifest(final_ctx, public_parameters, timings, staged)  # the results pack quotes it
-        publish_outputs(final_ctx.study, staged, lang, timings)
+        write_manifest(final_ctx, public_parameters, timings, staged)  # the results pack quotes its inputs
+        execute_notebooks(STAGES, parameters, staged, progress, timings, kernel)
+        publish_outputs(final_ctx.study, staged, lang, timings, in_kernel=kernel_outputs(kernel, parameters))
+        kernel.release()  # the notebooks and figures are done: it exits while the manifest is written
         timings["total"] = round(time.perf_counter() - started, 3)
         write_manifest(final_ctx, public_parameters, timings, staged)
         guard_published(final, force)
@@ -280,31 +332,49 @@ def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force
     return final
 
 
-def publish_outputs(study: Study, staged: paths.RunPaths, lang: str, timings: dict) -> None:
-    """The write-up (HTML, PDF and Word) from the executed notebooks, the figure pack and the Excel results pack."""
+def publish_outputs(study: Study, staged: paths.RunPaths, lang: str, timings: dict, in_kernel=None) -> None:
+    """The write-up (HTML, PDF and Word) from the executed notebooks, the figure pack and the Excel results pack.
+
+    The page comes first; then Chromium prints it and pandoc writes the Word document, each in its own process
+    and side by side, while this process packs the figures. ``in_kernel`` (from ``kernel_outputs``) waits for
+    the workbook and the other language's figures that the kernel makes meanwhile; without it, this process
+    writes the workbook.
+    """
     # imported here: a notebook kernel imports this module too and needs neither (nbconvert and nbformat,
     # through jsonschema, cost it a second)
     from zoneindex.captions import figure_order
     from zoneindex.export import write_results_workbook
     from zoneindex.figurepack import build_figure_pack
-    from zoneindex.report import HIDDEN_TAGS, build_methodology_html, build_methodology_pdf, edition_date
+    from zoneindex.report import HIDDEN_TAGS, build_methodology_pdf, edition_date, methodology_page
 
-    started, created = time.perf_counter(), edition_date(staged.year)
+    created = edition_date(staged.year)
     notebooks = [staged.notebooks / f"{s}.ipynb" for s in WRITE_UP_ORDER]
-    html = build_methodology_html(notebooks, staged.reports / "methodology.html", title=study.title[lang], lang=lang,
-                                  banner=illustrative_banner(study, lang), figures=staged.figures,
-                                  docx=staged.reports / "report.docx", created=created, timings=timings)
-    timings["methodology_html"] = round(time.perf_counter() - started - timings["report_docx"], 3)
+    html = staged.reports / "methodology.html"
+    page = timed(timings, "methodology_html", lambda: methodology_page(
+        notebooks, title=study.title[lang], lang=lang, banner=illustrative_banner(study, lang), figures=staged.figures))
+    timed(timings, "methodology_html", page.write_html, html, add=True)
+    with ThreadPoolExecutor(2) as pool:
+        printed = pool.submit(timed, timings, "methodology_pdf", build_methodology_pdf, html,
+                              staged.reports / "methodology.pdf", created=created)
+        word = pool.submit(timed, timings, "report_docx", page.write_docx, staged.reports / "report.docx", created)
+        if in_kernel is None:
+            timed(timings, "results_xlsx", write_results_workbook, staged.processed, study,
+                  staged.reports / "results.xlsx", lang=lang)
+        else:  # the wait once the write-up's page is done
+            timed(timings, "results_xlsx_and_other_language_figures", in_kernel)
+        timed(timings, "figure_pack", build_figure_pack, staged.figures, staged.reports / f"figures_{lang}.zip",
+              study=study, year=staged.year, order=figure_order(notebooks, staged.figures, lang, HIDDEN_TAGS),
+              created=created)
+        printed.result(), word.result()
+
+
+def timed(timings: dict, name: str, step, *args, add: bool = False, **kwargs):
+    """``step(*args, **kwargs)``, its wall time in seconds recorded as ``timings[name]`` (or added to it)."""
     started = time.perf_counter()
-    build_methodology_pdf(html, staged.reports / "methodology.pdf", created=created)
-    timings["methodology_pdf"] = round(time.perf_counter() - started, 3)
-    started = time.perf_counter()
-    build_figure_pack(staged.figures, staged.reports / f"figures_{lang}.zip", study=study, year=staged.year,
-                      order=figure_order(notebooks, staged.figures, lang, HIDDEN_TAGS), created=created)
-    timings["figure_pack"] = round(time.perf_counter() - started, 3)
-    started = time.perf_counter()
-    write_results_workbook(staged.processed, study, staged.reports / "results.xlsx", lang=lang)
-    timings["results_xlsx"] = round(time.perf_counter() - started, 3)
+    try:
+        return step(*args, **kwargs)
+    finally:
+        timings[name] = round(timings.get(name, 0) * add + time.perf_counter() - started, 3)
 
 
 def illustrative_banner(study: Study, lang: str) -> str | None:

@@ -16,8 +16,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -68,16 +68,45 @@ _EXTERNAL = re.compile(
 
 def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang: str = "en",
                            banner: str | None = None, figures: Path | None = None, docx: Path | None = None,
-                           created: datetime | None = None, timings: dict | None = None) -> Path:
-    """Merge the executed notebooks, in the given order, into one page at ``out``; return ``out``.
+                           created: datetime | None = None) -> Path:
+    """Merge the executed notebooks, in the given order, into one page at ``out`` (see ``methodology_page``)
+    and, with ``docx``, the same content into that Word document (zoneindex.worddoc), dated ``created``;
+    return ``out``."""
+    page = methodology_page(notebooks, title=title, lang=lang, banner=banner, figures=figures)
+    if docx is not None:
+        page.write_docx(docx, created)
+    return page.write_html(Path(out))
+
+
+@dataclass(frozen=True)
+class MethodologyPage:
+    """The write-up of some notebooks: the HTML page, and the body the Word document is made of (formulas as TeX)."""
+
+    html: str
+    word_body: str
+    title: str
+    lang: str
+    banner: str | None
+
+    def write_html(self, out: Path) -> Path:
+        return _write_atomically(out, self.html)
+
+    def write_docx(self, out: Path, created: datetime | None = None) -> Path:
+        from zoneindex import worddoc
+
+        return worddoc.build_report_docx(self.word_body, out, title=self.title, lang=self.lang, banner=self.banner,
+                                         created=created)
+
+
+def methodology_page(notebooks: list[Path], *, title: str, lang: str = "en", banner: str | None = None,
+                     figures: Path | None = None) -> MethodologyPage:
+    """Merge the executed notebooks, in the given order, into one page.
 
     Dropped: every code input, cells tagged parameters / injected-parameters / remove-cell, the
     outputs of cells tagged remove-output, and stderr streams (warnings are not methodology).
     ``banner`` puts a coloured notice at the very top, e.g. for an edition with illustrative data.
     Figures saved in ``figures`` (with their caption files) and tables are numbered (zoneindex.captions),
-    ``[@key]`` citations become numbers with the reference list at the end (zoneindex.citations). With
-    ``docx``, the same content also goes to that Word document (zoneindex.worddoc), dated ``created``; the
-    seconds it took go to ``timings["report_docx"]``.
+    ``[@key]`` citations become numbers with the reference list at the end (zoneindex.citations).
     """
     if not notebooks:
         raise InputError("no notebooks to build the methodology from", expected="at least one executed notebook")
@@ -95,22 +124,17 @@ def build_methodology_html(notebooks: list[Path], out: Path, *, title: str, lang
     formulas: list[tuple[str, str, str]] = []
     body = "\n".join(_render(exporter, path, nb, index, formulas, numbering, cites)
                      for index, (path, nb) in enumerate(nodes)) + cites.reference_list_html()
-    if docx is not None:
-        from zoneindex import worddoc
+    from zoneindex import worddoc
 
-        started = time.perf_counter()
-        worddoc.build_report_docx(_TOKEN.sub(lambda m: worddoc.tex_math(*formulas[int(m[1])][1:]), body), docx,
-                                  title=title, lang=lang, banner=banner, created=created)
-        if timings is not None:
-            timings["report_docx"] = round(time.perf_counter() - started, 3)
+    word_body = _TOKEN.sub(lambda m: worddoc.tex_math(*formulas[int(m[1])][1:]), body)
     body, toc = _anchor_headings(_fit_tables_for_print(_TOKEN.sub(lambda m: formulas[int(m[1])][0], body)))
-    lang = LANG_CODES.get(lang, lang)
+    code = LANG_CODES.get(lang, lang)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              keep_trailing_newline=True)
     page = env.get_template("page.html.j2").render(
-        lang=lang, title=title, banner=banner, toc=toc, toc_label=TOC_LABELS.get(lang, "Contents"),
+        lang=code, title=title, banner=banner, toc=toc, toc_label=TOC_LABELS.get(code, "Contents"),
         css=Markup((TEMPLATE_DIR / "methodology.css").read_text(encoding="utf-8")), body=Markup(body))
-    return _write_atomically(Path(out), page)
+    return MethodologyPage(page, word_body, title, lang, banner)
 
 
 def _render(exporter: HTMLExporter, path: Path, nb, index: int, formulas: list, numbering, cites) -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 
 PRELOAD = ["zoneindex.figures"]  # what the server imports once for every worker
 WORKERS_ENV = "ZONEINDEX_FIGURE_WORKERS"  # how many workers; 0 or 1: draw in the calling process
-_POOL: dict = {}  # this process's pool, once started: {"pool": ProcessPoolExecutor, "workers": n}
+_POOL: dict = {}  # this process's executors, once started: "pool" (one worker per CPU) and "ahead" (one)
 
 
 def workers() -> int:
@@ -35,6 +36,29 @@ def start() -> None:
         forkserver.ensure_running()
 
 
+def stop() -> None:
+    """Shut the workers down, if they were started (a notebook kernel does this before it is shut down)."""
+    for name in ("ahead", "pool"):
+        if name in _POOL:
+            _POOL.pop(name).shutdown(wait=True, cancel_futures=True)
+
+
+def submit(task) -> Future | None:
+    """Start ``task`` in the workers and return its future at once; None with one CPU."""
+    pool = _pool()
+    return None if pool is None else pool.submit(task)
+
+
+def submit_ahead(task) -> Future | None:
+    """Start ``task`` in the background lane, one worker beside the pool, for work done ahead of need while the
+    calling process computes something else; its future, or None with one CPU (then nothing runs ahead)."""
+    if workers() < 2:
+        return None
+    if "ahead" not in _POOL:
+        _POOL["ahead"] = ProcessPoolExecutor(1, mp_context=_context(), initializer=_worker_start)
+    return _POOL["ahead"].submit(task)
+
+
 def run_all(tasks: list) -> list:
     """Call each task (a picklable function without arguments) and return the results in task order: in
     the workers when there are several tasks and CPUs, else one after another in this process."""
@@ -44,7 +68,7 @@ def run_all(tasks: list) -> list:
     try:
         return [future.result() for future in [pool.submit(task) for task in tasks]]
     except BrokenProcessPool:
-        _POOL.clear()  # a worker died (killed, out of memory): the next call starts new ones
+        _POOL.pop("pool")  # a worker died (killed, out of memory): the next call starts new ones
         raise
 
 
@@ -58,9 +82,15 @@ def _pool() -> ProcessPoolExecutor | None:
     count = workers()
     if count < 2:
         return None
-    if not _POOL:
-        import matplotlib  # already imported by whoever draws; the workers draw off-screen
-
-        _POOL.update(pool=ProcessPoolExecutor(count, mp_context=_context(), initializer=matplotlib.use,
-                                              initargs=("Agg",)), workers=count)
+    if "pool" not in _POOL:
+        _POOL["pool"] = ProcessPoolExecutor(count, mp_context=_context(), initializer=_worker_start)
     return _POOL["pool"]
+
+
+def _worker_start() -> None:
+    """Draw off-screen; leave interrupts to the caller (a kernel being shut down is sent SIGINT with its
+    whole process group, and a worker would print a KeyboardInterrupt for each task it waits for)."""
+    import matplotlib  # imported by the server already
+
+    matplotlib.use("Agg")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

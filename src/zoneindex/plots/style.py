@@ -26,6 +26,7 @@ FORMATS = ("png", "svg", "pdf")  # bitmap for screens, editable vector, vector f
 # Figure-level metadata that would otherwise embed the save time and break byte-identical reruns.
 _METADATA = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 _PAD = 0.05  # inches of white space around a saved figure
+_DPI = 300  # of the PNG
 # Widths in inches such that the saved file, padding included, is 8.5 cm (one column) or 17 cm (full width).
 WIDTH = 8.5 / 2.54 - 2 * _PAD
 PAGE = 17 / 2.54 - 2 * _PAD
@@ -75,9 +76,15 @@ def dimension_colours(codes: list[str]) -> dict[str, str]:
     return dict(zip(codes, palette(len(codes))))
 
 
-def save_figure(fig: Figure, stem: Path, formats=FORMATS, caption: str | None = None) -> list[Path]:
+def save_figure(fig: Figure, stem: Path, formats=FORMATS, caption: str | None = None,
+                editable: Path | None = None) -> list[Path]:
     """Write ``stem.<format>`` for each format (PNG at 300 dpi), byte-identical across reruns, and the caption
-    as ``stem.caption.txt`` (UTF-8); close the figure. Returns the figure files, then the caption file."""
+    as ``stem.caption.txt`` (UTF-8); close the figure. Returns the figure files, then the caption file. With
+    ``editable``, also ``editable.svg`` with its text as text (as Word and Inkscape edit it), not listed.
+
+    The figure is laid out and cropped once, as for the PNG, and every format is drawn with that geometry:
+    ``bbox_inches="tight"`` would lay it out and draw it twice for each format.
+    """
     if unknown := set(formats) - set(_METADATA):
         raise InputError("unsupported figure format", value=sorted(unknown), expected=f"some of {sorted(_METADATA)}")
     stem = Path(stem)
@@ -85,14 +92,38 @@ def save_figure(fig: Figure, stem: Path, formats=FORMATS, caption: str | None = 
     # stem.parent / name rather than with_suffix(): a stem like "fig_v1.2" must keep its dot.
     paths = [stem.parent / f"{stem.name}.{fmt}" for fmt in formats]
     try:
+        crop = _fixed_layout(fig)
+        if editable is not None:
+            editable.parent.mkdir(parents=True, exist_ok=True)
+            with mpl.rc_context({"svg.fonttype": "none"}):
+                _save(fig, editable.parent / f"{editable.name}.svg", "svg", crop)
         for path, fmt in zip(paths, formats):
-            fig.savefig(path, format=fmt, dpi=300, bbox_inches="tight", pad_inches=_PAD, metadata=_METADATA[fmt])
+            _save(fig, path, fmt, crop)
     finally:
         plt.close(fig)
     if caption is not None:
         paths.append(stem.parent / f"{stem.name}.caption.txt")
         paths[-1].write_text(caption.strip() + "\n", encoding="utf-8", newline="\n")
     return paths
+
+
+def _fixed_layout(fig: Figure):
+    """Lay ``fig`` out at the PNG's resolution, keep that layout for every later draw, and return the crop
+    (the tight box around what is drawn, padded) in inches."""
+    dpi = fig.dpi
+    fig.set_dpi(_DPI)
+    try:
+        fig.draw_without_rendering()
+        crop = fig.get_tightbbox().padded(_PAD)
+    finally:
+        fig.set_dpi(dpi)
+    fig.set_layout_engine("none")
+    fig._layout_engine = None  # "none" leaves a placeholder engine, for which savefig would lay out and draw twice
+    return crop
+
+
+def _save(fig: Figure, path: Path, fmt: str, crop) -> None:
+    fig.savefig(path, format=fmt, dpi=_DPI, bbox_inches=crop, metadata=_METADATA[fmt])
 
 
 def figure_title(fig: Figure) -> str:
