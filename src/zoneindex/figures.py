@@ -22,7 +22,6 @@ from zoneindex.plots import (TEXT, dimension_colours, figure_title, plot_framewo
                              plot_index_over_time, plot_radar, plot_rank_shifts, plot_ranked_bars, plot_sobol,
                              plot_uncertainty_bands,
                              plot_waterfall, save_figure, set_theme)
-from zoneindex.provenance import sha256_file
 
 FIGURE_TITLES = {
     "index_over_time": {"en": "{index} and its dimensions", "zh": "{index}及各维度"},
@@ -83,7 +82,7 @@ def edition_figures(ctx, languages=None) -> pd.DataFrame:
     """
     edition = _Edition(ctx)
     wanted = [(name, lang) for lang in languages or (ctx.lang,) for name in edition.figure_names()]
-    ahead = {key: _drawn_ahead(ctx, *key) for key in wanted}
+    ahead = {key: workers.take_ahead(_ahead_key(ctx, *key), partial(_inputs, ctx)) for key in wanted}
     now = _slowest_first([key for key in wanted if ahead[key] is None], ctx.lang)
     drawn = dict(zip(now, workers.run_all([partial(_edition_figure, edition, name, lang, ctx.out.figures)
                                           for name, lang in now])))
@@ -91,23 +90,17 @@ def edition_figures(ctx, languages=None) -> pd.DataFrame:
 
 
 def draw_ahead(ctx, languages=("en", "zh"), background: bool = True) -> None:
-    """Start drawing the edition's figure set ahead of need, but for the figures that need a later stage's
-    tables (``LATER_INPUTS``); ``edition_figures`` takes each one it is asked for if the tables it is drawn from
-    are still the same. ``zoneindex run`` calls this once the score notebook is done, in the background lane
-    (``workers.submit_ahead``: one CPU, the other runs the validate notebook), and again for the other language
-    once the visualize notebook is done, in every worker (``background=False``: what is still waiting in the
-    lane moves there; a figure being drawn stays)."""
-    edition, inputs = _Edition(ctx), _inputs_digest(ctx)
-    submit = workers.submit_ahead if background else workers.submit
+    """Start drawing the edition's figure set ahead of need (``workers.start_ahead``), but for the figures that
+    need a later stage's tables (``LATER_INPUTS``); ``edition_figures`` takes each one it is asked for if the
+    tables it is drawn from are still the same. ``zoneindex run`` calls this once the score notebook is done, in
+    the background lane (one CPU, the other runs the validate notebook), and again for the other language once
+    the visualize notebook is done, in every worker (``background=False``)."""
+    edition, inputs = _Edition(ctx), _inputs(ctx)
     for name, lang in _slowest_first([(name, lang) for lang in languages for name in edition.figure_names()
                                       if name not in LATER_INPUTS], ctx.lang):
-        key = str(ctx.out.figures), name, lang
-        if key in _AHEAD and not _AHEAD[key][1].cancel():
-            continue
-        future = submit(partial(_edition_figure, edition, name, lang, ctx.out.figures))
-        if future is None:
+        task = partial(_edition_figure, edition, name, lang, ctx.out.figures)
+        if not workers.start_ahead(_ahead_key(ctx, name, lang), inputs, task, background):
             return
-        _AHEAD[key] = inputs, future
 
 
 def _slowest_first(keys: list[tuple[str, str]], lang: str) -> list[tuple[str, str]]:
@@ -117,29 +110,18 @@ def _slowest_first(keys: list[tuple[str, str]], lang: str) -> list[tuple[str, st
     return sorted(keys, key=lambda key: (key[1] != lang, SLOWEST.index(key[0]) if key[0] in SLOWEST else len(SLOWEST)))
 
 
-def _drawn_ahead(ctx, name: str, lang: str):
-    """The future of the figure drawn ahead from the same tables, or None: it is to be drawn now (then any
-    drawing ahead is stopped or waited for first, as it writes the same files)."""
-    inputs, future = _AHEAD.pop((str(ctx.out.figures), name, lang), (None, None))
-    if future is None or future.cancel():
-        return None
-    if inputs != _inputs_digest(ctx):
-        future.exception()  # done, whether it failed or not; it is drawn again from the tables of now
-        return None
-    return future
+def _ahead_key(ctx, name: str, lang: str) -> str:
+    return f"figure {name}_{lang} in {ctx.out.figures}"
 
 
-def _inputs_digest(ctx) -> dict:
-    """The digests of the stage tables an edition figure may be drawn from (all of ``_Edition``'s but those of
-    ``LATER_INPUTS``)."""
-    return {name: sha256_file(ctx.table_path(name)) for name in ("scores", "weights", "contributions", "entities")
-            if ctx.has(name)}
+def _inputs(ctx) -> list:
+    """The stage tables an edition figure may be drawn from (all of ``_Edition``'s but those of ``LATER_INPUTS``)."""
+    return [ctx.table_path(name) for name in ("scores", "weights", "contributions", "entities") if ctx.has(name)]
 
 
 # The figures drawn with the validate stage's uncertainty ranks (their 5-95 % rank ranges): never drawn ahead
 LATER_INPUTS = {"ranked_bars"}
 SLOWEST = ("framework", "heatmap", "ranked_bars")  # to draw, measured (benchmarks/pipeline.py)
-_AHEAD: dict = {}  # (figures folder, figure, language) -> (digests of its tables, future): drawn by draw_ahead
 
 
 def _edition_figure(edition: "_Edition", name: str, lang: str, folder) -> dict:

@@ -35,7 +35,6 @@ from zoneindex.tables import CSV_OPTIONS, read_stage_table
 STAGES = ("01_ingest", "02_clean", "03_score", "04_validate", "05_visualize", "06_summary")
 # After this notebook no stage table changes: the results workbook is written from then on (workbook_ahead)
 LAST_TO_WRITE_TABLES = "04_validate"
-_WORKBOOK: dict = {}  # processed folder -> (digests of its tables, future): the workbook written ahead
 # After these notebooks the edition's figures are drawn ahead (zoneindex.figures.draw_ahead; its arguments from
 # the run's language): after the score tables, in the background lane; after the visualize notebook, which takes
 # its language's, those of the other language in every worker.
@@ -242,31 +241,26 @@ def execute_notebooks(stages, parameters: dict, staged: paths.RunPaths, progress
 
 
 def workbook_ahead(ctx: RunContext) -> None:
-    """Start the results workbook in a figure worker (``workers.submit``): ``zoneindex run`` calls this in its
+    """Start the results workbook in a figure worker (``workers.start_ahead``): ``zoneindex run`` calls this in its
     kernel once the last notebook that writes stage tables is done; ``finish_workbook`` takes it."""
     from zoneindex import workers
     from zoneindex.export import write_results_workbook
 
-    future = workers.submit(partial(write_results_workbook, ctx.out.processed, ctx.study,
-                                    ctx.out.reports / "results.xlsx", lang=ctx.lang))
-    if future is not None:
-        _WORKBOOK[str(ctx.out.processed)] = _tables_digest(ctx.out.processed), future
+    workers.start_ahead(f"workbook of {ctx.out.processed}", sorted(ctx.out.processed.glob("*.csv")),
+                        partial(write_results_workbook, ctx.out.processed, ctx.study,
+                                ctx.out.reports / "results.xlsx", lang=ctx.lang), background=False)
 
 
 def finish_workbook(ctx: RunContext) -> None:
     """The results workbook written ahead from the same tables (waited for), or written now."""
+    from zoneindex import workers
     from zoneindex.export import write_results_workbook
 
-    tables, future = _WORKBOOK.pop(str(ctx.out.processed), (None, None))
-    if future is not None and not future.cancel():
-        future.result()  # it may have failed: then it fails here, as it would have written now
-        if tables == _tables_digest(ctx.out.processed):
-            return
-    write_results_workbook(ctx.out.processed, ctx.study, ctx.out.reports / "results.xlsx", lang=ctx.lang)
-
-
-def _tables_digest(processed: Path) -> dict[str, str]:
-    return {path.name: sha256_file(path) for path in sorted(processed.glob("*.csv"))}
+    ahead = workers.take_ahead(f"workbook of {ctx.out.processed}", lambda: sorted(ctx.out.processed.glob("*.csv")))
+    if ahead is not None:
+        ahead.result()  # it may have failed: then it fails here, as it would have written now
+    else:
+        write_results_workbook(ctx.out.processed, ctx.study, ctx.out.reports / "results.xlsx", lang=ctx.lang)
 
 
 def kernel_outputs(kernel, parameters: dict):

@@ -18,10 +18,12 @@ import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
+from pathlib import Path
 
 PRELOAD = ["zoneindex.figures"]  # what the server imports once for every worker
 WORKERS_ENV = "ZONEINDEX_FIGURE_WORKERS"  # how many workers; 0 or 1: draw in the calling process
 _POOL: dict = {}  # this process's executors, once started: "pool" (one worker per CPU) and "ahead" (one)
+_AHEAD: dict = {}  # key -> (digests of the input files, future): the tasks started ahead (start_ahead)
 
 
 def workers() -> int:
@@ -57,6 +59,37 @@ def submit_ahead(task) -> Future | None:
     if "ahead" not in _POOL:
         _POOL["ahead"] = ProcessPoolExecutor(1, mp_context=_context(), initializer=_worker_start)
     return _POOL["ahead"].submit(task)
+
+
+def start_ahead(key: str, inputs: list[Path], task, background: bool = True) -> bool:
+    """Start ``task`` ahead of need under ``key``, made from the files ``inputs``: in the background lane (one
+    CPU, while the caller computes on the other), or with ``background=False`` in every worker, where a task of
+    that key still waiting in the lane moves too (one being run stays). False with one CPU: nothing runs ahead."""
+    if key in _AHEAD and not _AHEAD[key][1].cancel():
+        return True
+    future = (submit_ahead if background else submit)(task)
+    if future is not None:
+        _AHEAD[key] = _digests(inputs), future
+    return future is not None
+
+
+def take_ahead(key: str, inputs) -> Future | None:
+    """The future of the task started ahead under ``key`` if its input files (``inputs()``, asked for only if
+    there is such a task) are still the same, else None: the caller does it now (a task not begun is
+    cancelled; one begun or done is waited for first, as it may write the same files)."""
+    digests, future = _AHEAD.pop(key, (None, None))
+    if future is None or future.cancel():
+        return None
+    if digests != _digests(inputs()):
+        future.exception()  # done, failed or not; its work is done again from the files of now
+        return None
+    return future
+
+
+def _digests(paths: list[Path]) -> list[tuple[str, str]]:
+    from zoneindex.provenance import sha256_file  # here: this module imports nothing heavy
+
+    return [(str(path), sha256_file(path)) for path in paths]
 
 
 def run_all(tasks: list) -> list:

@@ -117,8 +117,10 @@ def _fixed_layout(fig: Figure):
         crop = fig.get_tightbbox().padded(_PAD)
     finally:
         fig.set_dpi(dpi)
-    fig.set_layout_engine("none")
-    fig._layout_engine = None  # "none" leaves a placeholder engine, for which savefig would lay out and draw twice
+    # no engine at all ("none" leaves a placeholder, for which savefig would lay out and draw twice); None means
+    # that unless the rc asks for a layout
+    with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
     return crop
 
 
