@@ -22,11 +22,15 @@ lab: $(STAMP)
 
 # Everything, nbval on every notebook and the end-to-end runs included: the tests on every CPU (pytest-xdist,
 # --dist loadfile: a test module's tests stay together on one worker, so its module fixtures are computed once;
-# each study is run once for all of them), then the notebooks in one process, in order, as nbval runs them in
-# one out-root (nbval does not survive xdist: a worker may tear a notebook's kernel down between two cells).
+# each study is run once for all of them) and, at the same time, the notebooks in a process of their own, in
+# order, as nbval runs them in one out-root (nbval does not survive xdist: a worker may tear a notebook's kernel
+# down between two cells). The notebooks' report is printed once the tests are done; either failing fails.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile tests
-	$(BIN)/python -m pytest -p no:xdist notebooks
+	@notebooks_log=$$(mktemp); \
+	$(BIN)/python -m pytest -p no:xdist notebooks >"$$notebooks_log" 2>&1 & notebooks=$$!; \
+	$(BIN)/python -m pytest -n auto --dist loadfile tests; tests=$$?; \
+	wait $$notebooks; notebooks=$$?; cat "$$notebooks_log"; rm -f "$$notebooks_log"; \
+	test $$tests -eq 0 && test $$notebooks -eq 0
 
 # The unit and property tests only (no pipeline run, notebook, server, LibreOffice or Chromium), while you work.
 test-fast: $(STAMP)
@@ -40,8 +44,9 @@ studies: $(STAMP)
 $(STAMP): pyproject.toml requirements.txt scripts/ensure_system_packages.sh
 	@sh scripts/check_python.sh "$(PYTHON)" "$(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip check --disable-pip-version-check
 	$(BIN)/python -m zoneindex.lab --install >/dev/null
 	bash scripts/ensure_system_packages.sh
 	touch $(STAMP)

@@ -12,6 +12,7 @@ fixtures run the pipeline, a notebook or a server themselves: ``make test-fast``
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import shutil
@@ -75,3 +76,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish(session):
+    # What collecting imported (the whole scientific stack) lives for the session: frozen out of the garbage
+    # collector's full passes, which the tests' many short-lived objects (figures above all) keep setting off.
+    gc.freeze()

@@ -10,6 +10,7 @@ A new module must be given its layer in LAYERS below; the README's "Architecture
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,7 @@ def imports_in(source: str, parts: tuple[str, ...]) -> set[str]:
     return found
 
 
+@functools.cache  # parsed once, when a test first asks (not while the tests are collected)
 def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -102,10 +104,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-GRAPH = import_graph()
-LINES = {module: {} for module in GRAPH}
+LINES: dict[str, dict[str, int]] = {}
 for _path in sorted(PACKAGE.rglob("*.py")):
-    LINES[module_of(_path)][str(_path.relative_to(PACKAGE))] = len(_path.read_text(encoding="utf-8").splitlines())
+    LINES.setdefault(module_of(_path), {})[str(_path.relative_to(PACKAGE))] = len(_path.read_text(encoding="utf-8").splitlines())
 
 
 def test_every_form_of_import_is_seen():
@@ -135,30 +136,30 @@ def test_the_cycle_finder_names_the_cycle():
 
 
 def test_a_subpackage_is_one_module():
-    assert not any("." in module or "/" in module for module in GRAPH)
-    assert all(module not in targets for module, targets in GRAPH.items())
+    assert not any("." in module or "/" in module for module in import_graph())
+    assert all(module not in targets for module, targets in import_graph().items())
 
 
 def test_no_import_cycles():
-    cycle = find_cycle(GRAPH)
+    cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
 def test_every_module_has_a_layer():
-    unplaced = sorted(set(GRAPH) - set(LAYERS))
+    unplaced = sorted(set(import_graph()) - set(LAYERS))
     assert not unplaced, (f"modules without a layer: {unplaced}; place each in LAYERS of {Path(__file__).name} "
                           "(the Architecture section of README.md says which layer is which)")
 
 
 def test_imports_only_go_downwards():
     upward = [f"{module} (layer {LAYERS[module]}) imports {target} (layer {LAYERS[target]})"
-              for module, targets in sorted(GRAPH.items()) for target in sorted(targets)
+              for module, targets in sorted(import_graph().items()) for target in sorted(targets)
               if module in LAYERS and target in LAYERS and LAYERS[target] > LAYERS[module]]
     assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
 
 
 def test_the_framework_is_a_pure_data_model():
-    extra = sorted(GRAPH["framework"] - {"errors"})
+    extra = sorted(import_graph()["framework"] - {"errors"})
     assert not extra, f"framework imports {extra}: it may import nothing of zoneindex but errors"
 
 

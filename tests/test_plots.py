@@ -2,11 +2,13 @@
 text is legible at print size, and the visualize stage writes the figure set with captions."""
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
 import warnings
+import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +16,9 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import pypdfium2 as pdfium
 import pytest
+from fontTools.ttLib import TTFont
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
@@ -209,6 +213,34 @@ def test_chinese_pdf_embeds_the_cjk_font_and_a_latin_font_pdf_does_not(tmp_path)
         ax.set_title("Composite index")
         [latin] = plots.save_figure(fig, tmp_path / "en", ("pdf",))
     assert embedded_fonts(latin) and not any(n.startswith("NotoSansCJK") for n in embedded_fonts(latin))
+
+
+def embedded_font_files(pdf: Path) -> list[TTFont]:
+    """The font programs embedded in a PDF (its Flate-compressed streams that hold a TrueType or CFF font)."""
+    fonts = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf.read_bytes(), flags=re.S):
+        try:
+            data = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        if data[:4] in (b"\x00\x01\x00\x00", b"OTTO", b"true"):
+            fonts.append(TTFont(io.BytesIO(data)))
+    return fonts
+
+
+def test_pdf_fonts_are_embedded_without_layout_tables_and_the_text_stays_searchable(tmp_path):
+    from fontTools.subset import Options
+
+    defaults = Options().drop_tables
+    fig = plots.plot_growth(pd.Series([3.0, 1.0], index=["四川", "Beijing"]), {}, {}, "Growth by province")
+    [pdf] = plots.save_figure(fig, tmp_path / "mixed", ("pdf",))
+    fonts = embedded_font_files(pdf)
+    assert len(fonts) >= 2  # DejaVu Sans and Noto Sans CJK
+    for font in fonts:
+        assert not {"GSUB", "GPOS", "GDEF"} & set(font.keys()) and {"glyf", "CFF "} & set(font.keys())
+    text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
+    assert all(word in text for word in ("四川", "Beijing", "Growth by province"))
+    assert Options().drop_tables == defaults  # fontTools is left as it was
 
 
 def test_english_figures_draw_latin_with_dejavu_and_chinese_names_with_the_cjk_font(tmp_path):

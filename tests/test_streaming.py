@@ -285,6 +285,52 @@ def test_blocks_changed_after_they_are_added_or_told_replications_give_the_same_
             assert q.passes == passes if budget > 1 << 17 else q.passes >= passes
 
 
+def test_reserved_places_with_constant_cells_give_the_quantiles_of_every_value():
+    # a reserved place is filled where pass 1 keeps it (no copy); a cell that all the block's replications
+    # share is kept once and read as (value, count) pairs when it is constant in every block, else expanded
+    rng = np.random.default_rng(8)
+    n, blocks = 12, [70, 1, 64, 130, 33]
+    values = np.round(rng.normal(size=(n, sum(blocks))), 1)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    constant = [np.zeros(n, bool) for _ in blocks]
+    c0 = 0
+    for mask, r in zip(constant, blocks):
+        mask[[0, 1, 5]] = True                                         # constant in every block
+        mask[7] = r % 2 == 0                                           # in some blocks only
+        values[mask, c0:c0 + r] = values[mask, c0:c0 + 1]
+        values[1, c0:c0 + r] = np.nan if r == 1 else values[1, c0]     # a cell missing in one block
+        c0 += r
+    for replications in (sum(blocks), None):
+        q = ExactQuantiles(n, PROBS, 1 << 24, replications)
+        q.start_pass()
+        c0 = 0
+        for mask, r in zip(constant, blocks):
+            place = q.reserve(r, mask)
+            place.varied[...] = values[~mask, c0:c0 + r]
+            place.same[...] = values[mask, c0]
+            q.add(place)
+            c0 += r
+        q.finish_pass()
+        assert q.passes == 1 and not q.needs_pass()
+        assert np.array_equal(q.result(), nanquantile(values, PROBS), equal_nan=True)
+        assert np.array_equal(q._n, (~np.isnan(values)).sum(axis=1))
+
+
+def test_reserved_places_are_added_in_order_and_not_past_the_budget():
+    q = ExactQuantiles(3, PROBS, 1 << 22, 200)
+    q.start_pass()
+    first, second = q.reserve(100), q.reserve(100)
+    first.varied[...] = second.varied[...] = 1.0
+    with pytest.raises(RuntimeError, match="order reserved"):
+        q.add(second)
+    with pytest.raises(RuntimeError, match="before any other"):
+        q.add(np.ones((3, 5)))
+    small = ExactQuantiles(3, PROBS, 1 << 17)
+    small.start_pass()
+    assert small.reserve(10**6) is None and small.reserve(1) is None   # keeping ends with that block
+    assert ExactQuantiles(3, PROBS, 1 << 22).reserve(5) is None         # outside a pass
+
+
 def test_descending_ranks_scalar_and_example():
     assert np.array_equal(descending_ranks([3.0, np.nan, 5.0, 3.0, -np.inf]), [2.0, np.nan, 1.0, 2.0, 4.0],
                           equal_nan=True)

@@ -233,6 +233,42 @@ def test_streaming_passes_give_the_in_memory_summary():
         pd.testing.assert_frame_equal(getattr(memory, name), getattr(streamed, name), check_exact=True)
 
 
+def test_aggregates_shared_by_a_chunk_are_kept_once_with_the_same_summary():
+    # weight noise above level 2: the level-2 aggregates of a chunk are the same for all its replications and
+    # pass 1 keeps them once (Engine.shared); multi-pass (values not kept), threads and chunks of one give
+    # the same tables
+    spec = {"runs": 700, "seed": 5, "memory_mb": 512, "inputs": {
+        "normalisation": [{"method": "minmax", "scale": [1, 100]}, {"method": "zscore", "mean": 10, "sd": 2}],
+        "weights": {"noise": 0.25, "levels": [2, 3]},
+        "aggregation": [{"method": "arithmetic"}, {"method": "geometric"}]}}
+    study, tidy = synthetic({"method": "arithmetic", "min_availability": 0.5}, missing=0.05, uncertainty=spec)
+    prepared = ua.prepare(study, None, tidy)
+    draws = ua_design.ua_block(prepared.layout, 0, 700)
+    shared = [prepared.engine.shared(task) for task, _ in ua_engine.tasks(prepared, draws, 512)]
+    assert all(len(s) for s in shared)
+    memory, threads = ua.run_uncertainty(prepared), ua.run_uncertainty(prepared, workers=2)
+    streamed = ua.run_uncertainty(ua.prepare(_with_spec(study, memory_mb=16), None, tidy))
+    prepared.spec = ua.Spec(**{**prepared.spec.__dict__, "memory_mb": 0.05})   # chunks of one or two
+    small = ua.run_uncertainty(prepared)
+    assert memory.timings["passes"] == 1 and streamed.timings["passes"] >= 3 and small.timings["chunk_size"] <= 2
+    for other in (threads, streamed, small):
+        for name in ("summary", "ranks", "replications"):
+            pd.testing.assert_frame_equal(getattr(memory, name), getattr(other, name), check_exact=True)
+
+
+@pytest.mark.parametrize("levels", [[2, 3], [1, 2]])
+def test_relative_weights_of_a_block_as_the_kernel_has_them(levels):
+    spec = {"runs": 500, "seed": 6, "inputs": {"normalisation": [{"method": "minmax", "scale": [1, 100]},
+                                                                 {"method": "zscore", "mean": 10, "sd": 2}],
+                                               "weights": {"noise": 0.25, "levels": levels}}}
+    study, tidy = synthetic({"method": "arithmetic"}, uncertainty=spec)
+    prepared = ua.prepare(study, None, tidy)
+    data, _, weights = ua_engine.translate(prepared, ua_design.ua_block(prepared.layout, 0, 500))
+    weights = weights[np.argsort(data, kind="stable")]               # runs of rows as tasks() has them
+    assert np.array_equal(prepared.engine.relative_weights(weights),
+                          kernel.relative_weights(weights, prepared.engine.tree))
+
+
 def test_cross_section_ranks_and_rank_shift():
     study, tidy = synthetic({"method": "arithmetic", "min_availability": 0.5}, base_year=None,
                             uncertainty={"runs": 200, "inputs": {"weights": {"noise": 0.25}}})
@@ -287,7 +323,7 @@ def test_descending_order_is_the_sorted_form_of_the_ranks():
     values[0] = rng.normal(size=(60, 9))
     values[rng.random(values.shape) < 0.1] = np.nan
     values[1, 3] = -np.inf
-    descending_order = ua.summaries.descending_order
+    descending_order = ua.ranking.descending_order
     order, start, valid = descending_order(values)
     assert np.array_equal(valid, (~np.isnan(values)).sum(axis=-1))
     ranks = np.where(np.arange(9) < valid[..., None], start, np.nan)

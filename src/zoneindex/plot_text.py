@@ -6,6 +6,7 @@ parameters is only known in points once measured. These helpers serve the figure
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -22,8 +23,18 @@ def font_points(key: str = "xtick.labelsize") -> float:
 
 def text_width(text: str, size: float) -> float:
     """Width of the widest line of ``text`` in points, measured with the fonts (and glyph fallback) that draw it."""
-    return max(text_to_path.get_text_width_height_descent(line, fm.FontProperties(size=size), ismath=False)[0]
-               for line in text.split("\n"))
+    font = tuple(tuple(value) if isinstance(value, list) else value for value in
+                 (mpl.rcParams[f"font.{key}"] for key in _FONT_KEYS))
+    return max(_line_width(line, size, font) for line in text.split("\n"))
+
+
+_FONT_KEYS = ("family", "sans-serif", "serif", "monospace", "style", "variant", "weight", "stretch")
+
+
+@functools.lru_cache(maxsize=8192)  # wrap() measures each line again with every word it adds
+def _line_width(line: str, size: float, font: tuple) -> float:
+    """Width in points of one line in the font the rc parameters ``font`` (values of _FONT_KEYS) choose."""
+    return text_to_path.get_text_width_height_descent(line, fm.FontProperties(size=size), ismath=False)[0]
 
 
 def _wide(ch: str) -> bool:

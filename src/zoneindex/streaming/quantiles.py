@@ -18,11 +18,11 @@ bit-for-bit those of ``np.nanquantile(values, probs, axis=-1)`` whatever the blo
 
 Passes (every pass replays every replication once, in any blocking and order):
 
-1. counts :math:`n_c`, :math:`\min_c`, :math:`\max_c` (two reductions per value); block copies are kept until
-   they overflow the budget. If all fit (values plus one row, about :math:`8\,n_{cells}R` bytes) the order
-   statistics are read from the rows sorted in place (NumPy's vectorised sort beats its selection at several
-   positions, see ``_order_statistics``): **1 pass**. Otherwise positions 0, n-1 are the min, max; the other
-   order statistics needed are *targets*.
+1. counts :math:`n_c`, :math:`\min_c`, :math:`\max_c` (two reductions per value; none when R was told and
+   the values fit); the blocks (or copies) are kept until they overflow the budget. If all fit (values plus
+   one row, about :math:`8\,n_{cells}R` bytes) the order statistics are read from the rows sorted in place
+   (``kept``), and the counts from the NaN at their ends: **1 pass**. Otherwise positions 0, n-1 are the min,
+   max; the other order statistics needed are *targets*.
 2. a histogram of every cell with targets, linear between min and max:
    :math:`b(x) = \lfloor (x - \min_c)\,s_c \rfloor \in \{0..B\}`, :math:`s_c = B / (\max_c - \min_c)` (infinite
    range: :math:`b(x) = \lfloor x\,B\,2^{-1025} + B/2 \rfloor`; -inf and NaN go to bin 0, +inf to bin B, the
@@ -57,14 +57,16 @@ does); ``-0.0 == 0.0`` (the sign of a zero result may differ from numpy's).
 """
 from __future__ import annotations
 
+import collections
+
 import numpy as np
+
+from zoneindex.streaming.kept import Kept, Place
 
 __all__ = ["ExactQuantiles", "type7_positions", "type7_lerp"]
 
 _SIGN, _UMAX, _ONE = np.uint64(1 << 63), np.uint64(2**64 - 1), np.uint64(1)
 _MAX_BINS = 1 << 13              # pass-2 bins per cell
-_BAND_BYTES = 1 << 21            # values sorted at a time in the 1-pass case
-_ARENA_BYTES = 1 << 26           # pass 1 keeps the values in arrays of up to this size (see ``_keep``)
 _MAX_SUB_LOG2 = 14               # refinement sub-bins per group: at most 2**14
 _CROWD = 64                      # a group this many times an average bin is refined, not gathered
 _SUB_TABLE = 1 << 20             # refinement sub-bins in all, unless that leaves a group fewer than 256
@@ -84,16 +86,6 @@ def type7_positions(n, probs):
     prev = np.where(above, -1.0, np.floor(h))              # ... with gamma = h - (-1)
     lo = np.where(above, n - 1, prev).astype(np.int64)
     return lo, np.where(above, n - 1, prev + 1).astype(np.int64), h - prev
-
-
-def _order_statistics(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The values that a sort of every row of ``values`` would put at ``positions`` (k × rows, 0-based), NaN
-    last; ``values`` is sorted in place. A sort, not a selection: NumPy's vectorised sort is faster than its
-    selection at several positions (a scalar introselect, 2-6 times slower), and than one vectorised
-    selection per position on replications with many ties (a node that takes only a few distinct values)."""
-    last = max(values.shape[1] - 1, 0)
-    values.sort(axis=1)
-    return np.take_along_axis(values, np.clip(positions, 0, last).T, axis=1).T
 
 
 def type7_lerp(a, b, gamma):
@@ -173,8 +165,9 @@ class ExactQuantiles:
     ``while q.needs_pass(): q.start_pass(); [q.add(block) for block in blocks()]; q.finish_pass()``
     and ``q.result()`` -> ``(len(probs), n_cells)``, bit-for-bit ``np.nanquantile(values, probs, axis=-1)``.
     Each pass must feed every replication exactly once as float blocks ``(n_cells, r)`` (NaN = no value; pass 1
-    keeps copies, so a block may change once added), in any blocking and order. Passes: 1 if about
-    ``8 * n_cells * R`` bytes fit in the budget, else 3 plus one per refinement level (at most
+    keeps copies, so a block may change once added), in any blocking and order; ``reserve(r)`` offers the
+    place where pass 1 keeps the next r replications' values, to be filled and added instead of a copy.
+    Passes: 1 if about ``8 * n_cells * R`` bytes fit in the budget, else 3 plus one per refinement level (at most
     ``ceil(64 / log2(Bs)) + 1``, see the module). ``replications``: R, when known, so that pass 1 copies
     nothing only to drop it once the values overflow the budget.
     ``passes`` counts the passes used, ``peak_bytes`` the largest estimated size of the state plus workspace.
@@ -194,8 +187,9 @@ class ExactQuantiles:
                              f"for {self.n_cells} cells and {self.probs.size} probabilities")
         n = self.n_cells
         self._n, self._min, self._max = np.zeros(n, np.int64), np.full(n, np.inf), np.full(n, -np.inf)
-        self.passes, self.peak_bytes, self._R, self._seen, self._stored, self._kept = 0, 0, 0, 0, [], True
-        self._stored_fill = 0                                           # columns used in the last kept array
+        self.passes, self.peak_bytes, self._R, self._seen, self._kept = 0, 0, 0, 0, True
+        self._stored = Kept(n, replications)
+        self._reserved, self._refused = collections.deque(), False      # places reserved, not yet added
         self._stage, self._open, self._result = "count", False, None
         self._replications = replications
         if replications is not None:                                    # as _keep reckons
@@ -215,11 +209,30 @@ class ExactQuantiles:
             self._plan()
         self._note()
 
+    def reserve(self, r: int, constant: np.ndarray | None = None) -> Place | None:
+        """The place where pass 1 keeps the values of the next ``r`` replications (``kept.Place``; ``constant``:
+        the cells whose values all r share, kept once): fill it and ``add`` it, in the order reserved, and
+        nothing is copied (a copy into fresh pages cost more than sorting the values). None when the values
+        are not kept (later passes, or once they overflow the budget: keeping ends with that block)."""
+        if not (self._open and self._stage == "count" and self._kept and not self._refused):
+            return None
+        if self._room() < r:
+            self._refused = True
+            return None
+        place = self._take(r, constant)
+        self._reserved.append(place)
+        return place
+
     def add(self, block) -> None:
+        """``block``: (n_cells × r) floats, or the place :meth:`reserve` gave, filled."""
         if not self._open:
             raise RuntimeError("add() outside a pass: call start_pass() first")
-        block = _check_block(block, self.n_cells)
-        self._seen += block.shape[1]
+        if isinstance(block, Place):
+            if not (self._reserved and block is self._reserved[0]):
+                raise RuntimeError("reserved places must be added once each, in the order reserved")
+        else:
+            block = _check_block(block, self.n_cells)
+        self._seen += block.r if isinstance(block, Place) else block.shape[1]
         try:
             getattr(self, "_add_" + self._stage)(block)
         except (IndexError, ValueError) as error:                       # a value out of pass 1's range
@@ -243,11 +256,29 @@ class ExactQuantiles:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)) + self._workspace
 
     def _note(self, extra: int = 0) -> None:
-        held = self._state_bytes() + sum(b.nbytes for b in self._stored) + int(extra)
+        held = self._state_bytes() + self._stored.nbytes + int(extra)
         self.peak_bytes = max(self.peak_bytes, held)
 
     # --- pass 1: counts, min, max (and the values themselves while they fit) -----------------------
     def _add_count(self, block):
+        """When R was told and the values fit, they are only kept (the sort counts them); otherwise counted
+        too, and the kept ones counted when they overflow after all (more replications than told)."""
+        known = self._kept and self._replications is not None
+        if not known:
+            self._count(block.full() if isinstance(block, Place) else block)
+        if isinstance(block, Place):
+            self._reserved.popleft()                                    # kept where it was filled
+        elif self._kept:
+            if self._reserved:
+                raise RuntimeError("reserved places must be added before any other block")
+            if not self._keep(block):
+                if known:
+                    for kept in [p.full() for p in self._stored.pieces] + [block]:
+                        self._count(kept)
+                self._stored, self._kept = Kept(self.n_cells, self._replications), False
+        self._note()
+
+    def _count(self, block):
         for j0, j1, xs in _tiles(block, np.arange(self.n_cells), self._tile):
             lo, hi = np.minimum.reduce(xs, axis=1), np.maximum.reduce(xs, axis=1)   # NaN if any NaN
             count, nan = np.full(j1 - j0, xs.shape[1], np.int64), np.isnan(lo)
@@ -258,39 +289,34 @@ class ExactQuantiles:
             self._n[j0:j1] += count
             np.fmin(self._min[j0:j1], lo, out=self._min[j0:j1])
             np.fmax(self._max[j0:j1], hi, out=self._max[j0:j1])
-        if self._kept and not self._keep(block):
-            self._stored, self._kept = [], False
-        self._note()
+
+    def _room(self) -> int:
+        """Columns that may still be kept: those left in the last arena and what the budget leaves for the
+        arenas, one sorted row of as many values and the results."""
+        n = max(self.n_cells, 1)
+        columns, left = self._stored.columns()
+        held = 8 * columns * (self.n_cells + 1) + 8 * self.n_cells * self.probs.size
+        return (self.memory_bytes - held - self._state_bytes()) // (8 * n + 8) + left
 
     def _keep(self, block) -> bool:
-        """Copy the block's values into the kept ones, unless they overflow the budget (False). They go into
-        one array for all the replications when their number is known, else arrays of ``_ARENA_BYTES``: large
-        enough for NumPy to have them backed by huge pages, where an array per block would be faulted in
-        4 KiB page by page, four times slower than the copy."""
-        r, row_bytes = block.shape[1], 8 * max(self.n_cells, 1)
-        c0 = 0
-        while c0 < r:
-            if not self._stored or self._stored_fill == self._stored[-1].shape[1]:
-                # the kept values + one sorted row of as many values + the results
-                columns = sum(b.shape[1] for b in self._stored)
-                held = 8 * columns * (self.n_cells + 1) + 8 * self.n_cells * self.probs.size
-                free = (self.memory_bytes - held - self._state_bytes()) // (row_bytes + 8)
-                if free < r - c0:
-                    return False
-                want = _ARENA_BYTES // row_bytes if self._replications is None else self._replications - columns
-                self._stored.append(np.empty((self.n_cells, max(r - c0, min(free, want)))))
-                self._stored_fill = 0
-            last, fill = self._stored[-1], self._stored_fill
-            width = min(r - c0, last.shape[1] - fill)
-            last[:, fill:fill + width] = block[:, c0:c0 + width]
-            self._stored_fill, c0 = fill + width, c0 + width
+        """Copy the block's values into the kept ones, unless they overflow the budget (False, nothing kept)."""
+        if self._room() < block.shape[1]:
+            return False
+        self._take(block.shape[1], None).varied[...] = block
         return True
 
+    def _take(self, r: int, constant: np.ndarray | None) -> Place:
+        """A new kept piece, the arenas growing by what the budget leaves at most."""
+        return self._stored.take(r, constant, self._room() - self._stored.columns()[1])
+
     def _finish_count(self):
+        if self._reserved:
+            raise RuntimeError("a reserved place was not added")
         self._R = R = self._seen
         n = self._n
         if self._kept:
-            self._result, self._stored = self._in_memory(), []
+            self._result = self._in_memory()
+            self._stored = Kept(self.n_cells, self._replications)
             return
         lo, hi, _ = type7_positions(n, self.probs)
         k, cell = np.concatenate([lo, hi]).ravel(), np.tile(np.arange(self.n_cells), 2 * self.probs.size)
@@ -320,24 +346,10 @@ class ExactQuantiles:
         self._rows, self._aidx, self._stage = self._act, np.arange(m), "hist"
 
     def _in_memory(self):
-        P, R, n = self.probs.size, self._R, self._n
-        out, (lo, hi, gamma) = np.full((P, self.n_cells), np.nan), type7_positions(n, self.probs)
-        if R == 0 or self.n_cells == 0:
-            return out
-        free = self.memory_bytes - self._state_bytes() - sum(b.nbytes for b in self._stored) - out.nbytes
-        # bands of cells in one reused buffer of about _BAND_BYTES: sorted within the cache, and no fresh
-        # pages to fault in for a copy of every value
-        rows = int(max(1, min(free, _BAND_BYTES) // (8 * R + 48 * P)))
-        band = np.empty((min(rows, self.n_cells), R))
-        kept = self._stored[:-1] + [self._stored[-1][:, :self._stored_fill]]
-        self._note(band.nbytes + out.nbytes)
-        for c0 in range(0, self.n_cells, rows):
-            part = band[:min(rows, self.n_cells - c0)]
-            np.concatenate([b[c0:c0 + rows] for b in kept], axis=1, out=part)
-            cols = slice(c0, c0 + part.shape[0])
-            a, b = np.split(_order_statistics(part, np.concatenate([lo[:, cols], hi[:, cols]])), 2)
-            out[:, cols] = type7_lerp(a, b, gamma[:, cols])
-        out[:, n == 0] = np.nan
+        """The quantiles from the kept values; the counts come with them, so pass 1 need not have counted."""
+        free = self.memory_bytes - self._state_bytes() - self._stored.nbytes - 8 * self.probs.size * self.n_cells
+        out, self._n[:] = self._stored.quantiles(self.probs, lambda n: type7_positions(n, self.probs), type7_lerp,
+                                                 free, self._note)
         return out
 
     # --- pass 2: per-cell histograms ---------------------------------------------------------------

@@ -63,8 +63,8 @@ from zoneindex.uncertainty.engine import Prepared, _clean, prepare
 from zoneindex.uncertainty.estimators import sobol_bootstrap, sobol_indices, sobol_table
 from zoneindex.uncertainty.spec import Input, Spec, parse_spec
 from zoneindex.uncertainty.sensitivity import SensitivityResult, run_sensitivity
-from zoneindex.uncertainty.summaries import (Rescale, UncertaintyResult, descending_ranks, mean_abs_rank_shift,
-                                             run_uncertainty)
+from zoneindex.uncertainty.ranking import descending_ranks, mean_abs_rank_shift
+from zoneindex.uncertainty.summaries import Rescale, UncertaintyResult, run_uncertainty
 from zoneindex.uncertainty.synthetic import synthetic_study
 from zoneindex.uncertainty.writeup import describe
 

@@ -49,6 +49,7 @@ class Task:
     start: bool = True      # the chunk opens its segment (a block's replications of one data alternative and plan)
     end: bool = True        # … and closes it
     relative: np.ndarray | None = None   # kernel.relative_weights of ``weights``, when computed for a whole block
+    cells: object = None    # where the reduction puts the chunk's cells (a streaming.Place; None: an array of its own)
 
 
 
@@ -99,10 +100,10 @@ class Engine:
         cached) and the kernel runs on the hierarchy above them, with those aggregates (and whether they
         apply) as its indicators. The kernel computes element by element, so this gives the same numbers as
         the whole hierarchy."""
-        W = kernel.relative_weights(task.weights, self.tree) if task.relative is None else task.relative
+        W = self._relative(task)
         plan = self.plans[task.plan]
         groups = self.groups[task.plan]
-        if self.upper is None or len(W) < 2 or not (W[:, self.leaves] == W[0, self.leaves]).all():
+        if not self._shares_level2(W):
             return kernel.aggregate(self.matrices[task.data], W, self.tree, plan, self.rows,
                                     self.applicable[task.data], groups).values
         level2, applies = self._level2(task.data, task.plan, W[0])
@@ -112,6 +113,35 @@ class Engine:
         out[self.tree.slot[self.level2]] = level2.T[:, :, None]
         out[self.tree.slot[self.above]] = top.values
         return out
+
+    def relative_weights(self, raw: np.ndarray) -> np.ndarray:
+        """``kernel.relative_weights`` of raw weights (R × nodes), the same numbers (row by row, each sibling
+        group on its own) for less work when the indicators' raw weights come in runs of equal rows (weights
+        perturbed above level 1, rows grouped by data alternative): the nodes above level 1 through the
+        upper hierarchy, the indicators once per run."""
+        if self.upper is None or len(raw) < 2:
+            return kernel.relative_weights(raw, self.tree)
+        leaves = raw[:, self.leaves]
+        new = np.ones(len(raw), dtype=bool)
+        new[1:] = (leaves[1:] != leaves[:-1]).any(axis=1)
+        firsts = np.flatnonzero(new)
+        if len(firsts) > len(raw) // 4:
+            return kernel.relative_weights(raw, self.tree)
+        out = np.empty_like(raw)
+        out[:, self.above_columns] = kernel.relative_weights(raw[:, self.above_columns], self.upper)
+        out[:, self.leaves] = kernel.relative_weights(raw[firsts], self.tree)[:, self.leaves][np.cumsum(new) - 1]
+        return out
+
+    def shared(self, task: Task) -> np.ndarray:
+        """The aggregate slots whose values :meth:`evaluate` gives the same for every replication of the chunk
+        (the level-2 ones when it computes them once; none for a single replication)."""
+        return self.tree.slot[self.level2] if self._shares_level2(self._relative(task)) else np.array([], dtype=int)
+
+    def _relative(self, task: Task) -> np.ndarray:
+        return kernel.relative_weights(task.weights, self.tree) if task.relative is None else task.relative
+
+    def _shares_level2(self, W: np.ndarray) -> bool:
+        return self.upper is not None and len(W) >= 2 and bool((W[:, self.leaves] == W[0, self.leaves]).all())
 
     def _level2(self, data: int, plan: int, weights: np.ndarray):
         """The level-2 aggregates (rows × level-2 nodes) of one replication with these indicator weights, and
@@ -428,14 +458,17 @@ def tasks(prepared: Prepared, draws: Draws, size: int):
     """The chunks of one block: replications grouped by (data alternative, plan), in the block's order
     within a group, cut into chunks of at most ``size``. Yields (Task, positions in the block). The relative
     weights are computed for the whole block at once (row by row, so the same numbers as chunk by chunk, in
-    one call instead of one per chunk)."""
+    one call instead of one per chunk; see :meth:`Engine.relative_weights`), and the rows put in chunk
+    order first: a chunk's arrays are views (a copy per chunk gathered rows from all over the block into
+    fresh pages)."""
     data, plan, weights = translate(prepared, draws)
-    relative = kernel.relative_weights(weights, prepared.engine.tree)
     key = data * len(prepared.engine.plans) + plan
     order = np.argsort(key, kind="stable")
+    weights, ids = weights[order], draws.ids[order]
+    relative = prepared.engine.relative_weights(weights)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(key[order])) + 1, [len(order)]])
     for g0, g1 in zip(starts[:-1], starts[1:]):
         for a in range(g0, g1, size):
-            part = order[a:min(a + size, g1)]
-            yield Task(int(data[part[0]]), int(plan[part[0]]), weights[part], draws.ids[part], a == g0,
-                       a + size >= g1, relative[part]), part
+            b = min(a + size, g1)
+            yield Task(int(data[order[a]]), int(plan[order[a]]), weights[a:b], ids[a:b], a == g0, b >= g1,
+                       relative[a:b]), order[a:b]

@@ -13,7 +13,8 @@ from zoneindex.uncertainty.design import BLOCK, BOOT_STREAM, sa_block
 from zoneindex.uncertainty.engine import Executor, Prepared, chunk_size
 from zoneindex.uncertainty.estimators import sobol_table
 from zoneindex.uncertainty.spec import Spec
-from zoneindex.uncertainty.summaries import Rescale, _choice_columns, _layout, _orders, _passes, _ranks, _Reducer
+from zoneindex.uncertainty.ranking import _orders, _ranks
+from zoneindex.uncertainty.summaries import Rescale, _choice_columns, _layout, _passes, _Reducer
 
 
 @dataclass

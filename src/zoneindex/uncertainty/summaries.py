@@ -11,6 +11,7 @@ are summarised unrescaled.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -20,18 +21,10 @@ import pandas as pd
 from zoneindex import streaming
 from zoneindex.uncertainty.design import BLOCK, ua_block
 from zoneindex.uncertainty.engine import Executor, Prepared, chunk_size, tasks
+from zoneindex.uncertainty.ranking import _orders, _ranks, _sorted_ranks, _unsort, mean_abs_rank_shift
 from zoneindex.uncertainty.spec import Spec
 
 PROBS = (0.05, 0.5, 0.95)
-descending_ranks = streaming.descending_ranks
-
-
-def mean_abs_rank_shift(ranks: np.ndarray, nominal: np.ndarray) -> np.ndarray:
-    r"""$\bar R = \frac1M \sum_m |r_m - r^0_m|$ over the M entities ranked in both (last axis)."""
-    diff = np.abs(ranks - nominal)
-    valid = ~np.isnan(diff)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(valid, diff, 0.0).sum(axis=-1) / valid.sum(axis=-1)
 
 
 class Rescale:
@@ -72,6 +65,12 @@ class Rescale:
             count = n - _sum_rows(missing)
             mean = _sum_rows(z) / count
             return mean, np.sqrt(np.maximum(_sum_rows(z, z) / count - mean * mean, 0.0))
+
+    def part(self, nodes: np.ndarray) -> Rescale:
+        """The rescaling of some of the nodes (each node's is its own)."""
+        part = copy.copy(self)
+        part.centre0, part.spread0 = self.centre0[nodes], self.spread0[nodes]
+        return part
 
     def __call__(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``values`` (nodes × rows × R) on the nominal's scale (into ``out`` when given, which may be ``values``)."""
@@ -141,99 +140,6 @@ def _layout(prepared: Prepared) -> Layout:
                   entities, target_slot, int(grid[y, e[0]]) if len(e) else -1, y, len(tree.aggregates))
 
 
-def _ranks(values: np.ndarray, grid: np.ndarray, orders: np.ndarray | None = None) -> np.ndarray:
-    """Ranks (1 = highest, ties share the best rank, NaN where no value) within each year of ``values``
-    (nodes × rows × R): (nodes, years, R, entities), by ``streaming.descending_ranks``. ``orders`` (nodes ×
-    years × entities) lists the entities in their nominal order, so that each sort meets almost sorted rows
-    (twice as fast; the ranks do not depend on it)."""
-    K, _, R = values.shape
-    Y, E = grid.shape
-    padded = np.empty((K, R, values.shape[1] + 1))
-    padded[:, :, :-1] = values.transpose(0, 2, 1)
-    padded[:, :, -1] = np.nan
-    out = np.empty((K, Y, R, E))
-    for k in range(K):
-        for y in range(Y):
-            order = np.arange(E) if orders is None else orders[k, y]
-            out[k, y][:, order] = descending_ranks(padded[k][:, grid[y, order]])
-    return out
-
-
-def descending_order(values, negated: bool = False, overwrite: bool = False):
-    """Rank ``values`` along the last axis (1 = highest, ties share the best rank) in sorted form: ``order``
-    (the argsort of ``-values``, NaN last), ``start`` (int64, the rank at each sorted position: a tie run
-    takes the 1-based position of its first member) and ``valid`` (per row the number of non-NaN values,
-    which fill the first positions). ``negated``: ``values`` already holds ``-values``; ``overwrite``: and may
-    be sorted in place (no copy). Only the rows with ties are scanned for their runs."""
-    key = np.asarray(values, dtype=np.float64)
-    if not negated:
-        key = np.negative(key)
-    shape, E = key.shape, key.shape[-1]
-    order = np.argsort(key, axis=-1)
-    start = np.broadcast_to(np.arange(1, E + 1, dtype=np.int64), shape)
-    valid = np.full(shape[:-1], E, dtype=np.int64)
-    if E < 2 or key.size == 0:
-        if E == 1:
-            valid = valid - np.isnan(key[..., 0])
-        return order, start, valid
-    ordered = key.reshape(-1, E)                                # the same values as key[order], NaN last
-    if overwrite or not negated:                                # a key of its own: sorted in place, no copy
-        ordered.sort(axis=-1)
-    else:
-        ordered = np.sort(ordered, axis=-1)
-    nan = np.flatnonzero(np.isnan(ordered[:, -1]))
-    if nan.size:
-        valid.reshape(-1)[nan] -= np.count_nonzero(np.isnan(ordered[nan]), axis=-1)
-    tie = ordered[:, 1:] == ordered[:, :-1]                    # NaN never ties
-    tied = np.flatnonzero(tie.any(axis=-1))
-    if tied.size:
-        start = np.array(start).reshape(-1, E)
-        part = start[tied]
-        part[:, 1:][tie[tied]] = 0
-        np.maximum.accumulate(part, axis=-1, out=part)
-        start[tied] = part
-        start = start.reshape(shape)
-    return order, start, valid
-
-
-def _sorted_ranks(values: np.ndarray, slots: np.ndarray, grid: np.ndarray, orders: np.ndarray | None = None):
-    """The ranks of :func:`_ranks` for the aggregates ``slots`` of ``values`` (aggregates × rows × R), every
-    node and year in one :func:`descending_order` call, in sorted form over the entities listed in
-    ``orders`` (nodes × years × entities, their nominal order: almost sorted rows; default: entity order):
-    ``listed`` (nodes, years, R, entities) the position in ``orders`` of the entity at each sorted position,
-    ``start`` its rank, ``valid`` (nodes, years, R) the number of ranked entities (the first positions) and
-    the (nodes, years, entities) permutation itself."""
-    K, R = len(slots), values.shape[2]
-    Y, E = grid.shape
-    perm = np.broadcast_to(np.arange(E), (K, Y, E)) if orders is None else np.asarray(orders)
-    cols = np.take_along_axis(np.broadcast_to(grid, (K, Y, E)), perm, axis=-1)        # (K, Y, E) rows
-    gathered = values[np.asarray(slots)[:, None, None], np.maximum(cols, 0)]          # (K, Y, E, R)
-    keys = np.empty((K, Y, R, E))
-    np.negative(gathered.transpose(0, 1, 3, 2), out=keys)
-    if (cols < 0).any():
-        keys[np.broadcast_to((cols < 0)[:, :, None, :], keys.shape)] = np.nan
-    order, start, valid = descending_order(keys, negated=True, overwrite=True)
-    return order, start, valid, perm
-
-
-def _unsort(listed: np.ndarray, start: np.ndarray, valid: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """Ranks in entity order (…, R, entities) from :func:`_sorted_ranks`'s form, NaN where not ranked;
-    ``perm`` (…, entities) the entities as listed."""
-    E = listed.shape[-1]
-    ranks = np.where(np.arange(E) < valid[..., None], start, np.nan).reshape(-1, E)
-    groups = np.arange(ranks.shape[0]).reshape(listed.shape[:-1] + (1,))
-    span = np.arange(int(np.prod(perm.shape[:-1], dtype=np.int64))).reshape(perm.shape[:-1] + (1,)) * E
-    entity = np.ascontiguousarray(perm).reshape(-1)[listed + span[..., None, :]]   # the entity at each position
-    out = np.empty(ranks.shape)
-    out[groups.reshape(-1, 1), entity.reshape(-1, E)] = ranks
-    return out.reshape(listed.shape)
-
-
-def _orders(nominal_ranks: np.ndarray) -> np.ndarray:
-    """Per node and year the entities by nominal rank (missing last): see :func:`_ranks`."""
-    return np.argsort(np.where(np.isnan(nominal_ranks), np.inf, nominal_ranks), axis=-1, kind="stable")
-
-
 TILE = 2048    # replications reduced at a time (bounded temporaries), a multiple of UNIT
 
 
@@ -251,61 +157,131 @@ class _Reducer:
             listed = np.arange(len(layout.entities)) if orders is None else \
                 orders[list(layout.rank_slots).index(layout.target_slot), layout.target_year]
             self.listed_nominal = np.asarray(nominal_ranks)[listed]
+            self.all_ranked = not np.isnan(self.listed_nominal).any()
         self.all_slots = np.array_equal(layout.slots, np.arange(layout.n_aggregates))
+        self._parts: dict = {}
 
     def __call__(self, values: np.ndarray, task) -> dict:
         lay = self.layout
         K, n_rows, r = len(lay.slots), values.shape[1], values.shape[2]
-        targets = self.targets(values) if self.full else {}        # before the values are rescaled in place
-        # without changes the chunk's own values (fresh from the engine, used nowhere else) become its cells,
-        # rescaled in place: no second array of the chunk's size to fault in page by page
-        if self.all_slots and not self.change and values.flags.c_contiguous:
+        parts = 2 if self.change else 1
+        place = task.cells
+        shared = np.zeros(K, bool) if place is None or place.constant is None else \
+            place.constant.reshape(parts, K, n_rows)[0, :, 0]
+        varied = np.flatnonzero(~shared)
+        # the target's value is one of the cells when its node is summarised (the same rescaling, node by
+        # node), taken from them once rescaled; the rest before the values are rescaled in place
+        target_at = np.flatnonzero(lay.slots[varied] == lay.target_slot)
+        targets = self.targets(values, rescaled=not target_at.size) if self.full else {}
+        # the cells go where the quantiles keep them (task.cells, the cells of the slots that the chunk's
+        # replications share once) or, without changes, are the chunk's own values (fresh from the engine,
+        # used nowhere else) rescaled in place: no array of the chunk's size to fault in page by page
+        if place is not None:
+            cells = np.reshape(place.varied, (parts, len(varied), n_rows, r), copy=False)
+        elif self.all_slots and not self.change and values.flags.c_contiguous:
             cells = values[None]
         else:
-            cells = np.empty((2 if self.change else 1, K, n_rows, r))
-        out = {"cells": cells.reshape(-1, r)}
+            cells = np.empty((parts, K, n_rows, r))
+        flat = cells.reshape(parts, -1, r)
+        out = {"cells": flat.reshape(-1, r) if place is None else place}
         first = self.full and {"units": [], "valid": np.zeros(K * n_rows, np.int64),
                                "changes": np.zeros(K * n_rows, np.int64), "positive": np.zeros(K * n_rows, np.int64)}
+        rescale, slots = (self.rescale, lay.slots) if not shared.any() else \
+            (self._part(varied), lay.slots[varied])
+        whole = self.all_slots and not shared.any()
+        if not whole and len(slots) and slots[-1] - slots[0] == len(slots) - 1:
+            slots = slice(slots[0], slots[-1] + 1)                       # a view, not a copy, of each tile
+        rows = (varied[:, None] * n_rows + np.arange(n_rows)).ravel()    # their value cells
+        same_units = self._shared(values, place, lay.slots[shared], shared, first, r) if shared.any() else None
         for c0 in range(0, r, TILE):
             c1 = min(c0 + TILE, r)
             tile = values[:, :, c0:c1]
-            v = tile if self.all_slots else tile[lay.slots]
-            self.rescale(v, out=cells[0, :, :, c0:c1])
+            v = tile if whole else tile[slots]
+            rescale(v, out=cells[0, :, :, c0:c1])
             if self.change:
-                with np.errstate(invalid="ignore"):
-                    np.subtract(v, v[:, np.maximum(lay.base, 0)], out=cells[1, :, :, c0:c1])
-                if (lay.base < 0).any():
-                    cells[1, :, lay.base < 0, c0:c1] = np.nan
+                self._change(v, cells[1, :, :, c0:c1])
             if first:
-                self._first(out["cells"][:, c0:c1], first, r >= UNIT)
+                self._first(flat[:, :, c0:c1], first, r >= UNIT, rows, same_units, c1 == r)
         if first:
             first["units"] = np.concatenate(first["units"], axis=1) if r >= UNIT else None
+            if target_at.size and lay.target_row >= 0:
+                targets["value"] = cells[0, target_at[0], lay.target_row].copy()
             out.update(first)
             out.update(targets)
         return out
 
-    def _first(self, cells: np.ndarray, acc: dict, units: bool) -> None:
-        """Counts (and, unless the chunk is shorter than a UNIT, the sums of each UNIT) of one tile's cells."""
-        n = len(acc["valid"])
-        values = cells[:n]
-        missing = np.isnan(values)
-        acc["valid"] += values.shape[1] - missing.sum(axis=1)
-        if units:
-            acc["units"].append(_unit_sums(_zeroed(values, missing)))
-        if self.change:
-            delta = cells[n:]
-            acc["changes"] += delta.shape[1] - np.isnan(delta).sum(axis=1)
-            acc["positive"] += (delta > 0).sum(axis=1)
+    def _part(self, nodes: np.ndarray) -> Rescale:
+        """The rescaling of some of the summarised nodes (made once per set)."""
+        key = nodes.tobytes()
+        if key not in self._parts:
+            self._parts[key] = self.rescale.part(nodes)
+        return self._parts[key]
 
-    def targets(self, values: np.ndarray) -> dict:
-        """Per replication: the target's value (on the nominal's scale) and change, the rank shift of the
-        target node in the target year, and the ranks of the rank codes, as counts (groups × entities ×
-        ranks) or, with more entities than replications, as ranks (groups × entities × R)."""
+    def _change(self, values: np.ndarray, out: np.ndarray) -> None:
+        """The change since each row's base-year row (NaN without one)."""
+        base = self.layout.base
+        with np.errstate(invalid="ignore"):
+            np.subtract(values, values[:, np.maximum(base, 0)], out=out)
+        if (base < 0).any():
+            out[:, base < 0] = np.nan
+
+    def _shared(self, values, place, slots, shared, acc, r: int):
+        """The cells of the slots that every replication of the chunk shares, from the first replication:
+        into ``place.same``, with their counts (and the unit sums, full and of a last short unit) as r
+        copies would give them."""
+        one = values[slots, :, :1]
+        same = np.empty((2 if self.change else 1,) + one.shape)
+        self._part(np.flatnonzero(shared))(one, out=same[0])
+        if self.change:
+            self._change(one, same[1])
+        place.same[...] = same.ravel()
+        if not acc:
+            return None
+        n_rows = values.shape[1]
+        rows = (np.flatnonzero(shared)[:, None] * n_rows + np.arange(n_rows)).ravel()
+        value = same[0].reshape(-1)
+        acc["valid"][rows] += r * ~np.isnan(value)
+        if self.change:
+            delta = same[1].reshape(-1)
+            acc["changes"][rows] += r * ~np.isnan(delta)
+            acc["positive"][rows] += r * (delta > 0)
+        zeroed = np.where(np.isnan(value), 0.0, value)[:, None]
+        unit, short = (_unit_sums(np.repeat(zeroed, m, axis=1)) for m in (UNIT, r % UNIT))
+        return rows, unit[:, 0], short
+
+    def _first(self, cells: np.ndarray, acc: dict, units: bool, rows: np.ndarray, same_units, last: bool) -> None:
+        """Counts (and, unless the chunk is shorter than a UNIT, the sums of each UNIT) of one tile's cells
+        (parts × cells × replications), the value cells ``rows``; ``same_units``: those of the shared cells."""
+        values = cells[0]
+        missing = np.isnan(values)
+        acc["valid"][rows] += values.shape[1] - (np.count_nonzero(missing, axis=1) if missing.any() else 0)
+        if units:
+            sums = _unit_sums(_zeroed(values, missing))
+            if same_units is not None:
+                full = np.empty((len(acc["valid"]), sums.shape[1]))
+                full[rows] = sums
+                shared, unit, short = same_units
+                full[shared] = unit[:, None]
+                if last and short.shape[1]:
+                    full[shared, -1] = short[:, 0]
+                sums = full
+            acc["units"].append(sums)
+        if self.change:
+            delta = cells[1]
+            acc["changes"][rows] += delta.shape[1] - np.isnan(delta).sum(axis=1)
+            acc["positive"][rows] += (delta > 0).sum(axis=1)
+
+    def targets(self, values: np.ndarray, rescaled: bool = True) -> dict:
+        """Per replication: the target's value (on the nominal's scale, unless not ``rescaled``: NaN) and
+        change, the rank shift of the target node in the target year, and the ranks of the rank codes, as
+        counts (groups × entities × ranks) or, with more entities than replications, as ranks (groups ×
+        entities × R)."""
         lay, r = self.layout, values.shape[-1]
         out = {"value": np.full(r, np.nan), "change": np.full(r, np.nan), "rank_shift": np.full(r, np.nan)}
         if lay.target_row >= 0:
             own = values[lay.target_slot][None]
-            out["value"] = self.target_rescale(own)[0, lay.target_row]
+            if rescaled:
+                out["value"] = self.target_rescale(own)[0, lay.target_row]
             base = lay.base[lay.target_row]
             if base >= 0:
                 out["change"] = own[0, lay.target_row] - own[0, base]
@@ -331,8 +307,12 @@ class _Reducer:
             # the shift in sorted order, without putting the ranks back in entity order: a sum of integers,
             # the same in any order
             k, y = list(lay.rank_slots).index(lay.target_slot), lay.target_year
-            ranks = np.where(np.arange(E) < valid[k, y][:, None], start[k, y], np.nan)
-            out["rank_shift"] = mean_abs_rank_shift(ranks, self.listed_nominal[listed[k, y]])
+            nominal = self.listed_nominal[listed[k, y]]
+            if self.all_ranked and (valid[k, y] == E).all():     # every entity ranked in both
+                out["rank_shift"] = np.abs(start[k, y] - nominal).sum(axis=-1) / E
+            else:
+                ranks = np.where(np.arange(E) < valid[k, y][:, None], start[k, y], np.nan)
+                out["rank_shift"] = mean_abs_rank_shift(ranks, nominal)
         return out
 
 
@@ -443,20 +423,30 @@ def _choice_columns(spec: Spec, choices: np.ndarray, ids: np.ndarray | None = No
     columns = {}
     for k, spec_input in enumerate(spec.inputs):
         if spec_input.kind == "weight_noise":
-            columns[spec_input.name] = (pd.Categorical(np.where(choices[:, k] == 1, "N_B", "N_A"),
-                                                       categories=["N_A", "N_B"]) if sa else ids)
-        else:
-            labels = np.array(spec_input.labels, dtype=object)
-            columns[spec_input.name] = pd.Categorical(labels[choices[:, k]], categories=list(dict.fromkeys(labels)))
+            columns[spec_input.name] = (pd.Categorical.from_codes((choices[:, k] == 1).astype(np.int8),
+                                                                  ["N_A", "N_B"]) if sa else ids)
+        else:           # codes, not labels: no hashing of a label per replication
+            categories = list(dict.fromkeys(spec_input.labels))
+            code = np.array([categories.index(label) for label in spec_input.labels], dtype=np.int64)
+            columns[spec_input.name] = pd.Categorical.from_codes(code[choices[:, k]], categories)
     return columns
 
 
-def _passes(prepared: Prepared, executor: Executor, make_draws, n_blocks: int, reducer, size: int, sink):
-    """Evaluate every block's chunks, reduce them with ``reducer`` and hand the results to ``sink``."""
+def _passes(prepared: Prepared, executor: Executor, make_draws, n_blocks: int, reducer, size: int, sink,
+            place=None):
+    """Evaluate every block's chunks, reduce them with ``reducer`` and hand the results to ``sink``.
+    ``place(task)``: where the chunk is to put its cells (or None), asked as the chunk is handed to the
+    executor; not for a cluster, whose workers send their cells back."""
+    def handed(chunks):
+        for task, _ in chunks:
+            if place is not None and executor.client is None:
+                task.cells = place(task)
+            yield task
+
     for block in range(n_blocks):
         draws = make_draws(block)
         chunks = list(tasks(prepared, draws, size))
-        for (task, part), result in zip(chunks, executor.map(reducer, (t for t, _ in chunks))):
+        for (task, part), result in zip(chunks, executor.map(reducer, handed(chunks))):
             sink(block, draws, task, part, result)
 
 
@@ -514,13 +504,23 @@ def run_uncertainty(prepared: Prepared, client=None, workers: int = 1, runs: int
     passes, chunks = 0, 0
     timing = {"evaluate_and_reduce_seconds": 0.0}
 
+    def place(task):
+        """Where the quantiles keep the chunk's cells, those of the slots its replications share once (not
+        for a chunk shorter than a UNIT, whose cells the sums read)."""
+        shared = np.zeros(lay.n_aggregates, bool)
+        if len(task.ids) >= UNIT:
+            shared[prepared.engine.shared(task)] = True
+        constant = np.repeat(np.tile(shared[lay.slots], 2 if has_base else 1), n_rows)
+        return quantiles.reserve(len(task.ids), constant if constant.any() else None)
+
     def sink(block, draws, task, part, result):
         nonlocal chunks
         chunks += 1
         quantiles.add(result["cells"])
         if "valid" not in result:
             return
-        sums.add(task, result, result["cells"][:value_cells])
+        cells = result["cells"]     # only read when the chunk is shorter than a UNIT: never a shared place
+        sums.add(task, result, (cells.varied if isinstance(cells, streaming.Place) else cells)[:value_cells])
         for name, total in (("valid", valid), ("changes", changes), ("positive", positive)):
             total += result[name]
         if "rank_table" in result:
@@ -538,7 +538,7 @@ def run_uncertainty(prepared: Prepared, client=None, workers: int = 1, runs: int
             quantiles.start_pass()
             t0 = time.perf_counter()
             _passes(prepared, executor, lambda b: ua_block(prepared.layout, b, runs), n_blocks,
-                    _Reducer(**reducer, full=passes == 0), size, sink)
+                    _Reducer(**reducer, full=passes == 0), size, sink, place if passes == 0 else None)
             timing["evaluate_and_reduce_seconds"] += time.perf_counter() - t0
             quantiles.finish_pass()
             passes += 1
@@ -562,7 +562,7 @@ def run_uncertainty(prepared: Prepared, client=None, workers: int = 1, runs: int
             table.update(change_nominal=table["nominal"] - nominal_change, change_median=q50[value_cells:],
                          change_q05=q05[value_cells:], change_q95=q95[value_cells:],
                          p_change_positive=positive / changes)
-    summary = pd.DataFrame(table).sort_values(["entity", "year"], kind="stable", ignore_index=True)
+    summary = _by_entity_year(table)
     ranks = _rank_table(counts, nominal_ranks, lay, tree, n_ranked) if several else None
     ids = np.arange(runs if kept else 0)
     replications = pd.DataFrame({"replication": ids, **_choice_columns(spec, choices, ids),
@@ -585,8 +585,14 @@ def _rank_table(counts, nominal_ranks, lay: Layout, tree, n_ranked: int) -> pd.D
     present = np.broadcast_to(lay.grid >= 0, (n_ranked, Y, E)).ravel()
     pick = lambda a: np.asarray(a).reshape(-1)[present]  # noqa: E731
     codes = np.array(lay.rank_codes, dtype=object)
-    table = pd.DataFrame({"entity": lay.entities[pick(entity)], "year": lay.years[pick(year)],
-                          "code": codes[pick(code)], "level": tree.level[tree.aggregates[lay.rank_slots]][pick(code)],
-                          "nominal_rank": pick(nominal_ranks[:n_ranked]), "mean_rank": pick(mean),
-                          "median_rank": pick(q50), "q05_rank": pick(q05), "q95_rank": pick(q95)})
-    return table.sort_values(["entity", "year"], kind="stable", ignore_index=True)
+    return _by_entity_year({"entity": lay.entities[pick(entity)], "year": lay.years[pick(year)],
+                            "code": codes[pick(code)], "level": tree.level[tree.aggregates[lay.rank_slots]][pick(code)],
+                            "nominal_rank": pick(nominal_ranks[:n_ranked]), "mean_rank": pick(mean),
+                            "median_rank": pick(q50), "q05_rank": pick(q05), "q95_rank": pick(q95)})
+
+
+def _by_entity_year(columns: dict) -> pd.DataFrame:
+    """The table of ``columns`` sorted by entity and year, stably (a stable lexsort of the arrays: pandas'
+    sort_values of the frame took longer than everything else of a small table)."""
+    order = np.lexsort((columns["year"], columns["entity"]))
+    return pd.DataFrame({name: np.asarray(values)[order] for name, values in columns.items()})
