@@ -27,10 +27,10 @@ lab: $(STAMP)
 # down between two cells). The notebooks' report is printed once the tests are done; either failing fails.
 test: $(STAMP)
 	@notebooks_log=$$(mktemp); \
-	$(BIN)/python -m pytest -p no:xdist notebooks >"$$notebooks_log" 2>&1 & notebooks=$$!; \
-	$(BIN)/python -m pytest -n auto --dist loadfile tests; tests=$$?; \
-	wait $$notebooks; notebooks=$$?; cat "$$notebooks_log"; rm -f "$$notebooks_log"; \
-	test $$tests -eq 0 && test $$notebooks -eq 0
+	$(BIN)/python -m pytest -p no:xdist notebooks >"$$notebooks_log" 2>&1 & notebooks_pid=$$!; \
+	$(BIN)/python -m pytest -n auto --dist loadfile tests; tests_status=$$?; \
+	wait $$notebooks_pid; notebooks_status=$$?; cat "$$notebooks_log"; rm -f "$$notebooks_log"; \
+	test $$tests_status -eq 0 && test $$notebooks_status -eq 0
 
 # The unit and property tests only (no pipeline run, notebook, server, LibreOffice or Chromium), while you work.
 test-fast: $(STAMP)
