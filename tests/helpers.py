@@ -71,6 +71,27 @@ def copy_project(target):
     return target
 
 
+def use_project_copy(target, monkeypatch):
+    """``copy_project(target)``, and this process's paths pointed at the copy (as ZONEINDEX_ROOT points a new
+    process at it): a command may then be checked by ``cli.main`` here, without starting Python again."""
+    from zoneindex import paths
+
+    project = copy_project(target)
+    for name, path in (("PROJECT_ROOT", project), ("SEEDS", project / "seeds"), ("RAW", project / "data" / "raw"),
+                       ("NOTEBOOKS", project / "notebooks")):
+        monkeypatch.setattr(paths, name, path)
+    return project
+
+
+def run_cli(capsys, *args):
+    """``zoneindex <args>`` run by ``cli.main`` in this process: its exit code, standard output and error."""
+    from zoneindex import cli
+
+    code = cli.main(list(args))
+    done = capsys.readouterr()
+    return code, done.out, done.err
+
+
 def edition_digests(out, study: str, year: int) -> list[dict]:
     """sha256 of every file of one edition's output folders (processed data, figures, reports)."""
     import hashlib

@@ -19,13 +19,15 @@ import pandas as pd
 import pypdfium2 as pdfium
 import pytest
 from fontTools.ttLib import TTFont
+from matplotlib.backends import _backend_pdf_ps
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from PIL import Image
 
 from tests.helpers import tree
-from zoneindex import figures, plot_text, plots, workers
+from zoneindex import figures, paths, plot_text, plots, workers
+from zoneindex.plots import pdf_fonts
 from zoneindex.errors import InputError
 
 CODES = ["IDX", "ECO", "SOC", "ENV"]
@@ -40,6 +42,7 @@ NOTE = NOTES["zh"]
 TITLES = {"zh": "综合指数", "en": "Composite index"}
 COLOURS = plots.dimension_colours(CODES[1:])
 CJK = "Noto Sans CJK SC"
+MAKE_SUBSET = _backend_pdf_ps.get_glyphs_subset  # matplotlib's own, put back after every PDF
 ENTITIES = [f"E{i:02d}" for i in range(12)]
 
 
@@ -238,9 +241,59 @@ def test_pdf_fonts_are_embedded_without_layout_tables_and_the_text_stays_searcha
     assert len(fonts) >= 2  # DejaVu Sans and Noto Sans CJK
     for font in fonts:
         assert not {"GSUB", "GPOS", "GDEF"} & set(font.keys()) and {"glyf", "CFF "} & set(font.keys())
+        if "CFF " in font:  # subroutines inlined: none left to prune
+            cff = font["CFF "].cff
+            assert not len(cff.GlobalSubrs) and all(not getattr(fd.Private, "Subrs", None)
+                                                    for fd in getattr(cff.topDictIndex[0], "FDArray", []))
     text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
     assert all(word in text for word in ("四川", "Beijing", "Growth by province"))
-    assert Options().drop_tables == defaults  # fontTools is left as it was
+    assert Options().drop_tables == defaults and not Options().desubroutinize  # fontTools is left as it was
+    assert _backend_pdf_ps.get_glyphs_subset is MAKE_SUBSET  # and so is matplotlib
+
+
+def mixed_pdf(folder: Path) -> bytes:
+    fig = plots.plot_growth(pd.Series([3.0, 1.0], index=["四川", "Beijing"]), {}, {}, "各维度变化 Growth")
+    return plots.save_figure(fig, folder / "mixed", ("pdf",))[0].read_bytes()
+
+
+def test_a_font_subset_made_once_is_read_from_the_cache_and_gives_the_same_pdf(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.FONT_CACHE_ENV, str(tmp_path / "cache"))
+    made = mixed_pdf(tmp_path / "made")
+    stored = sorted((tmp_path / "cache").glob("*.subset"))
+    assert len(stored) >= 2  # Noto Sans CJK and DejaVu Sans
+
+    def refuse(*_):
+        raise AssertionError("a subset was made again although the cache has it")
+
+    monkeypatch.setattr(_backend_pdf_ps, "get_glyphs_subset", refuse)
+    assert mixed_pdf(tmp_path / "cached") == made
+    assert sorted((tmp_path / "cache").glob("*.subset")) == stored
+
+
+def test_a_damaged_or_unwritable_font_cache_still_gives_the_same_pdf(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.FONT_CACHE_ENV, str(tmp_path / "cache"))
+    made = mixed_pdf(tmp_path / "made")
+    stored = sorted((tmp_path / "cache").glob("*.subset"))
+    for path in stored:  # one cut short, the others with a byte changed: each is made again
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2] if path == stored[0] else data[:-1] + bytes([data[-1] ^ 1]))
+    assert mixed_pdf(tmp_path / "again") == made
+    assert {p: p.read_bytes() for p in stored} == {p: p.read_bytes() for p in sorted((tmp_path / "cache").glob("*"))}
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(paths.FONT_CACHE_ENV, str(blocked / "cache"))
+    with pytest.warns(UserWarning, match=r"font subset cache .*a file/cache cannot be written"):
+        assert mixed_pdf(tmp_path / "uncached") == made
+
+
+def test_the_font_cache_keeps_the_newest_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(pdf_fonts, "MAX_ENTRIES", 3)
+    for age in range(5):
+        path = tmp_path / f"{age}.subset"
+        path.write_bytes(b"x")
+        os.utime(path, ns=(10**18 + age, 10**18 + age))
+    pdf_fonts._prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2.subset", "3.subset", "4.subset"]
 
 
 def test_english_figures_draw_latin_with_dejavu_and_chinese_names_with_the_cjk_font(tmp_path):

@@ -5,8 +5,6 @@ import ast
 import copy
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -226,46 +224,37 @@ def test_zoneindex_check_passes_on_every_shipped_study(study, capsys):
 
 
 def test_a_bad_definition_gives_one_line_no_traceback(tmp_path):
-    from tests.helpers import copy_project
+    from tests.helpers import copy_project, zoneindex
 
     project = copy_project(tmp_path / "project")
     path = project / "seeds/cdht/study.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("min_availability: 0.5", "min_availabilty: 0.5"),
                     encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "zoneindex", "check", "--study", "cdht"], capture_output=True,
-                          text=True, cwd=ROOT, env={**__import__("os").environ, "ZONEINDEX_ROOT": str(project)})
+    done = zoneindex("check", "--study", "cdht", env={"ZONEINDEX_ROOT": str(project)})  # a process of its own
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("zoneindex: file study.yaml, column 'methods.aggregation.min_availabilty': "
                                   "unknown key 'min_availabilty' (did you mean 'min_availability'?)")
 
 
-def test_new_study_from_a_publishers_wide_file_passes_the_check(tmp_path):
+def test_new_study_from_a_publishers_wide_file_passes_the_check(tmp_path, monkeypatch, capsys):
     """A publisher's file with a notes column and a colour code: new-study writes a definition that the
     check accepts at once (the text columns are left out by name)."""
-    import os
+    from tests.helpers import run_cli, use_project_copy
 
-    from tests.helpers import copy_project
-
-    project = copy_project(tmp_path / "project")
+    project = use_project_copy(tmp_path / "project", monkeypatch)
     source = tmp_path / "golden_panda_2024.csv"
     source.write_text("city,year,GDP growth,Patents per 10k,traffic light,note\n"
                       "Chengdu,2023,6.0,40.1,green,\nChengdu,2024,5.7,43.0,green,provisional\n"
                       "Xi'an,2023,5.2,35.5,amber,\nXi'an,2024,5.6,36.0,green,\n", encoding="utf-8")
-    env = {**os.environ, "ZONEINDEX_ROOT": str(project)}
-
-    def zoneindex(*args):
-        return subprocess.run([sys.executable, "-m", "zoneindex", *args], capture_output=True, text=True, cwd=ROOT,
-                              env=env)
-
-    made = zoneindex("new-study", "golden_panda", "--from", str(source))
-    assert made.returncode == 0, made.stderr
+    code, _, err = run_cli(capsys, "new-study", "golden_panda", "--from", str(source))
+    assert code == 0, err
     config = yaml.safe_load((project / "seeds/golden_panda/study.yaml").read_text(encoding="utf-8"))
     assert config["data"][0]["indicators"] == {"GDP growth": "GDP_growth", "Patents per 10k": "Patents_per_10k"}
-    checked = zoneindex("check", "--study", "golden_panda")
-    assert checked.returncode == 0, checked.stderr
-    assert "entities: 2 (Chengdu, Xi'an)" in checked.stdout and "framework: 2 indicators" in checked.stdout
-    again = zoneindex("new-study", "golden_panda", "--from", str(source))
-    assert again.returncode == 1 and "exists already" in again.stderr and "Traceback" not in again.stderr
+    code, out, err = run_cli(capsys, "check", "--study", "golden_panda")
+    assert code == 0, err
+    assert "entities: 2 (Chengdu, Xi'an)" in out and "framework: 2 indicators" in out
+    code, _, err = run_cli(capsys, "new-study", "golden_panda", "--from", str(source))
+    assert code == 1 and "exists already" in err and "Traceback" not in err
 
 
 # what a new user got wrong when adding a published index (the issue's list), each now one clear message
@@ -284,21 +273,18 @@ EDITS = [
 
 
 @pytest.mark.parametrize("file, old, new, message", EDITS, ids=[e[3][:30] for e in EDITS])
-def test_the_mistakes_of_a_new_study_are_one_clear_message(file, old, new, message, tmp_path):
-    import os
+def test_the_mistakes_of_a_new_study_are_one_clear_message(file, old, new, message, tmp_path, monkeypatch, capsys):
+    # checked by cli.main in this process; the same message from a process of its own: the test above
+    from tests.helpers import run_cli, use_project_copy
 
-    from tests.helpers import copy_project
-
-    project = copy_project(tmp_path / "project")
+    project = use_project_copy(tmp_path / "project", monkeypatch)
     path = project / file
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    study = file.split("/")[1]
-    done = subprocess.run([sys.executable, "-m", "zoneindex", "check", "--study", study], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, "ZONEINDEX_ROOT": str(project)})
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert message in done.stderr and done.stderr.startswith("zoneindex: "), done.stderr
+    code, _, err = run_cli(capsys, "check", "--study", file.split("/")[1])
+    assert code == 1 and "Traceback" not in err, err
+    assert message in err and err.startswith("zoneindex: "), err
 
 
 def test_a_wide_file_with_text_columns_reads_the_chosen_columns_only(tmp_path, monkeypatch):

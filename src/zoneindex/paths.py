@@ -24,6 +24,17 @@ STAGING = ".staging"  # <out-root>/.staging/<run>/: where zoneindex run executes
 SCRATCH = "scratch"  # <out-root>/scratch/<study>/<year>/: where a notebook run by hand writes
 
 
+FONT_CACHE_ENV = "ZONEINDEX_FONT_CACHE"  # the folder of the PDF figures' font subsets (zoneindex.plots.pdf_fonts)
+
+
+def font_cache() -> Path:
+    """Where the font subsets of the PDF figures are kept between runs: $ZONEINDEX_FONT_CACHE, else
+    ``zoneindex/font-subsets`` in the user's cache folder ($XDG_CACHE_HOME, else ~/.cache)."""
+    if os.environ.get(FONT_CACHE_ENV):
+        return Path(os.environ[FONT_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zoneindex" / "font-subsets"
+
+
 def default_out_root() -> Path:
     return Path(os.environ.get(OUT_ROOT_ENV) or PROJECT_ROOT)
 

@@ -21,7 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 from pathlib import Path
 
-PRELOAD = ["zoneindex.figures"]  # what the server imports once for every worker
+PRELOAD = ["zoneindex.figures", "zoneindex.study"]  # what the server imports once for every worker (a task's
+# arguments hold the study: each worker would import its module when it first unpickles one)
 WORKERS_ENV = "ZONEINDEX_FIGURE_WORKERS"  # how many workers; 0 or 1: draw in the calling process
 _POOL: dict = {}  # this process's executors, once started: "pool" (one worker per CPU) and "ahead" (one)
 _AHEAD: dict = {}  # key -> (digests of the input files, future): the tasks started ahead (start_ahead)

@@ -6,19 +6,19 @@ figures themselves in English and Chinese.
 from __future__ import annotations
 
 import colorsys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.font_manager as fm
 import matplotlib.pyplot as plt
 import seaborn as sns
-from fontTools import subset as font_subset
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from zoneindex.errors import InputError
 from zoneindex.plot_text import unwrap
+from zoneindex.plots.pdf_fonts import lean_subsets
 
 FONTS = {"en": ["DejaVu Sans", "Noto Sans CJK SC"], "zh": ["Noto Sans CJK SC", "DejaVu Sans"]}
 # Paul Tol's "muted" scheme: colour-blind safe, and none of its colours is black, which marks the overall index.
@@ -29,9 +29,6 @@ FORMATS = ("png", "svg", "pdf")  # bitmap for screens, editable vector, vector f
 _METADATA = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 _PAD = 0.05  # inches of white space around a saved figure
 _DPI = 300  # of the PNG
-# OpenType layout tables (glyph substitution, positioning, ...): a PDF viewer never reads them, as matplotlib has
-# placed every glyph, but subsetting them (DejaVu's GSUB and GPOS above all) took about half of each PDF save.
-_LAYOUT_TABLES = ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH"]
 # Widths in inches such that the saved file, padding included, is 8.5 cm (one column) or 17 cm (full width).
 WIDTH = 8.5 / 2.54 - 2 * _PAD
 PAGE = 17 / 2.54 - 2 * _PAD
@@ -130,20 +127,8 @@ def _fixed_layout(fig: Figure):
 
 
 def _save(fig: Figure, path: Path, fmt: str, crop) -> None:
-    with _font_subsets_without_layout_tables() if fmt == "pdf" else nullcontext():
+    with lean_subsets() if fmt == "pdf" else nullcontext():  # the font subsets a PDF embeds (plots.pdf_fonts)
         fig.savefig(path, format=fmt, dpi=_DPI, bbox_inches=crop, metadata=_METADATA[fmt])
-
-
-@contextmanager
-def _font_subsets_without_layout_tables():
-    """While a PDF is saved, fontTools' default subsetting options also drop the layout tables: matplotlib
-    subsets every embedded font with those defaults and has no option of its own for it."""
-    default = font_subset.Options._drop_tables_default
-    font_subset.Options._drop_tables_default = default + _LAYOUT_TABLES
-    try:
-        yield
-    finally:
-        font_subset.Options._drop_tables_default = default
 
 
 def figure_title(fig: Figure) -> str:
