@@ -10,9 +10,10 @@ saved (``lean_subsets``):
   not be searched for);
 - a subset made before, of the same font file, glyphs and options, is read from the cache instead of being
   made again: the figures of an edition are drawn again with the same labels at every run. The cache is a
-  folder of small files (``<sha256 of what the subset is made from>.subset``), ``paths.font_cache()``; a file is written whole (under a temporary name, then renamed), one that cannot
-  be read is made again, and the oldest go beyond ``MAX_ENTRIES``. The PDF is the same, byte for byte, whether
-  its subsets came from the cache or not.
+  folder of small files (``<sha256 of what the subset is made from>.subset``), ``paths.font_cache()``; a file
+  is written whole (under a temporary name, then renamed), one that cannot be read is made again, and the
+  oldest go beyond ``MAX_ENTRIES``. The PDF is the same, byte for byte, whether its subsets came from the
+  cache or not.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import os
 import tempfile
 import warnings
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import fontTools
@@ -37,22 +39,30 @@ MAX_ENTRIES = 2000  # each a few kB (a cdht edition in both languages: 24 files,
 
 @contextmanager
 def lean_subsets():
-    """While a PDF is saved: fontTools' default options drop the layout tables and inline the subroutines, and
-    matplotlib's subsetting goes through the cache (matplotlib has no option of its own for either)."""
-    drop, init, make = font_subset.Options._drop_tables_default, font_subset.Options.__init__, \
-        _backend_pdf_ps.get_glyphs_subset
+    """While a PDF is saved, matplotlib's subsetting goes through ``_subset``: the cache, and the lean options
+    (matplotlib has no option of its own for either)."""
+    make = _backend_pdf_ps.get_glyphs_subset
+    _backend_pdf_ps.get_glyphs_subset = partial(_subset, make)
+    try:
+        yield
+    finally:
+        _backend_pdf_ps.get_glyphs_subset = make
 
-    def lean_options(self, **kwargs):
+
+@contextmanager
+def _lean_options():
+    """fontTools' default options, from which matplotlib makes its own, also drop the layout tables and inline
+    the subroutines."""
+    drop, init = font_subset.Options._drop_tables_default, font_subset.Options.__init__
+
+    def lean(self, **kwargs):
         init(self, **{"desubroutinize": True, **kwargs})
 
-    font_subset.Options._drop_tables_default = drop + LAYOUT_TABLES
-    font_subset.Options.__init__ = lean_options
-    _backend_pdf_ps.get_glyphs_subset = _cached(make)
+    font_subset.Options._drop_tables_default, font_subset.Options.__init__ = drop + LAYOUT_TABLES, lean
     try:
         yield
     finally:
         font_subset.Options._drop_tables_default, font_subset.Options.__init__ = drop, init
-        _backend_pdf_ps.get_glyphs_subset = make
 
 
 class _Subset:
@@ -73,9 +83,10 @@ class _Subset:
         return False
 
 
-def _cached(make):
-    def get_glyphs_subset(fontfile, glyphs):
-        glyphs = sorted(int(g) for g in glyphs)
+def _subset(make, fontfile, glyphs):
+    """matplotlib's ``get_glyphs_subset`` (``make``) with the lean options, through the cache."""
+    glyphs = sorted(int(g) for g in glyphs)
+    with _lean_options():
         path = paths.font_cache() / f"{_key(fontfile, glyphs)}.subset"
         found = _read(path)
         if found is not None:
@@ -83,10 +94,8 @@ def _cached(make):
         with make(fontfile, glyphs) as made:
             data = _backend_pdf_ps.font_as_file(made.font).getvalue()
             mapping = {int(k): int(v) for k, v in made.glyph_index_map.items()}
-        _write(path, data, mapping)
-        return _Subset(data, mapping)
-
-    return get_glyphs_subset
+    _write(path, data, mapping)
+    return _Subset(data, mapping)
 
 
 def _key(fontfile, glyphs: list[int]) -> str:
