@@ -194,7 +194,7 @@ def cycle(study_run, tmp_path_factory):
         wait_for_notebook(out, killed, "clean")  # in the clean notebook
     finally:
         killed.send_signal(signal.SIGKILL)
-        killed.communicate()
+        killed.communicate(timeout=60)  # read to the end: nothing the run started holds its pipes any more
     steps["after SIGKILL"] = {"digests": edition_digests(out, "cdht", 2023),
                               "staging": sorted(p.name for p in (out / ".staging").iterdir())}
     first = run("--study", "cdht", "--year", "2024", project=project, out=out, wait=False)
@@ -203,7 +203,7 @@ def cycle(study_run, tmp_path_factory):
         steps["second at once"] = run("--study", "cdht", "--year", "2024", project=project, out=out)
         wait_for_notebook(out, first, "scores")  # in the score notebook
         first.send_signal(signal.SIGTERM)
-        steps["SIGTERMed"] = (first.wait(timeout=120), first.communicate()[1])
+        steps["SIGTERMed"] = (first.wait(timeout=120), first.communicate(timeout=60)[1])
     finally:
         if first.poll() is None:
             first.kill()

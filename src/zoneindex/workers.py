@@ -16,6 +16,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
@@ -26,6 +27,7 @@ PRELOAD = ["zoneindex.figures", "zoneindex.study"]  # what the server imports on
 WORKERS_ENV = "ZONEINDEX_FIGURE_WORKERS"  # how many workers; 0 or 1: draw in the calling process
 _POOL: dict = {}  # this process's executors, once started: "pool" (one worker per CPU) and "ahead" (one)
 _AHEAD: dict = {}  # key -> (digests of the input files, future): the tasks started ahead (start_ahead)
+_OWNER: dict = {}  # the two ends of the pipe this process's workers watch (_owner_end)
 
 
 def workers() -> int:
@@ -59,7 +61,8 @@ def submit_ahead(task) -> Future | None:
     if workers() < 2:
         return None
     if "ahead" not in _POOL:
-        _POOL["ahead"] = ProcessPoolExecutor(1, mp_context=_context(), initializer=_worker_start)
+        _POOL["ahead"] = ProcessPoolExecutor(1, mp_context=_context(), initializer=_worker_start,
+                                             initargs=(_owner_end(),))
     return _POOL["ahead"].submit(task)
 
 
@@ -118,17 +121,39 @@ def _pool() -> ProcessPoolExecutor | None:
     if count < 2:
         return None
     if "pool" not in _POOL:
-        _POOL["pool"] = ProcessPoolExecutor(count, mp_context=_context(), initializer=_worker_start)
+        _POOL["pool"] = ProcessPoolExecutor(count, mp_context=_context(), initializer=_worker_start,
+                                            initargs=(_owner_end(),))
     return _POOL["pool"]
 
 
-def _worker_start() -> None:
+def _owner_end():
+    """The reading end of a pipe whose writing end only this process holds: nothing is ever written, so a worker
+    reading it gets EOF once this process is gone, however it went."""
+    if not _OWNER:
+        _OWNER["reader"], _OWNER["writer"] = multiprocessing.Pipe(duplex=False)
+    return _OWNER["reader"]
+
+
+def _worker_start(owner) -> None:
     """Draw off-screen; leave interrupts to the caller (a kernel being shut down is sent SIGINT with its
     whole process group, and a worker would print a KeyboardInterrupt for each task it waits for). The
     plotting stack imported by the server stays for the worker's life: frozen out of the garbage collector's
-    full passes, which a figure's many short-lived objects set off (a tenth of the drawing time)."""
+    full passes, which a figure's many short-lived objects set off (a tenth of the drawing time).
+
+    The worker ends with the process that started it (``owner``: ``_owner_end``). A killed kernel shuts no pool
+    down, and its workers, waiting for tasks that never come, would live on, holding the output pipes of the
+    ``zoneindex run`` above it: a caller reading them to the end would wait forever."""
     import matplotlib  # imported by the server already
 
     matplotlib.use("Agg")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_leave_with, args=(owner,), daemon=True).start()
     gc.freeze()
+
+
+def _leave_with(owner) -> None:
+    try:
+        owner.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
