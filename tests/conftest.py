@@ -46,7 +46,8 @@ class Run:
 @pytest.fixture(scope="session")
 def study_run(tmp_path_factory):
     """``study_run(study, year=None, lang="en")``: the one run of that study, edition (None: its latest) and
-    write-up language of this session."""
+    write-up language of this session. A run in another language than English is made into a copy of the
+    English run's out-root: it replaces an edition that is there (tests/test_pipeline.py compares the two)."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the folder of every worker's own temporary folder
@@ -60,6 +61,8 @@ def study_run(tmp_path_factory):
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
             record = folder / "run.json"
             if not record.exists():
+                if lang != "en":  # a second run over the edition, as a researcher makes one for the other language
+                    get(study, year).copy(folder / "out")
                 year_args = ["--year", str(year)] if year not in (None, latest) else []  # the latest: as typed
                 lang_args = ["--lang", lang] if lang != "en" else []
                 done = zoneindex("run", "--no-progress", "--study", study, *year_args, *lang_args,
