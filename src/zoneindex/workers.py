@@ -61,8 +61,7 @@ def submit_ahead(task) -> Future | None:
     if workers() < 2:
         return None
     if "ahead" not in _POOL:
-        _POOL["ahead"] = ProcessPoolExecutor(1, mp_context=_context(), initializer=_worker_start,
-                                             initargs=(_owner_end(),))
+        _POOL["ahead"] = _executor(1)
     return _POOL["ahead"].submit(task)
 
 
@@ -121,9 +120,12 @@ def _pool() -> ProcessPoolExecutor | None:
     if count < 2:
         return None
     if "pool" not in _POOL:
-        _POOL["pool"] = ProcessPoolExecutor(count, mp_context=_context(), initializer=_worker_start,
-                                            initargs=(_owner_end(),))
+        _POOL["pool"] = _executor(count)
     return _POOL["pool"]
+
+
+def _executor(count: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(count, mp_context=_context(), initializer=_worker_start, initargs=(_owner_end(),))
 
 
 def _owner_end():
