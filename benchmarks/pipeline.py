@@ -7,7 +7,10 @@ Run from the project root: ``python benchmarks/pipeline.py [--studies cdht,hdi] 
    plus make), timed from outside (interpreter start to exit); the time of each stage comes from the
    run's manifest: the study check, each notebook (01_ingest includes the kernel start-up, 04_validate the
    validate figures), the write-up's HTML and its PDF (headless Chromium), the results pack.
-2. The figures: the edition's figure set (05_visualize) drawn again in this process, one figure after
+2. The run again, in Chinese, over the edition just made (``zoneindex run --study S --lang zh``), as a researcher
+   makes the other language's write-up: it replaces the edition and takes over its unchanged figures
+   (``zoneindex.figure_reuse``) instead of drawing them again (``--no-again``: leave it out).
+3. The figures: the edition's figure set (05_visualize) drawn again in this process, one figure after
    another, with the drawing and each format's saving timed apart, per language. The run itself draws them
    side by side in its worker processes (``zoneindex.workers``), so its 05_visualize takes about this sum
    divided by the number of CPUs.
@@ -41,11 +44,12 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run_study(study: str, out_root: Path) -> dict:
+def run_study(study: str, out_root: Path, lang: str = "en") -> dict:
     """``zoneindex run`` in a fresh process: its wall time and the stage times of its manifest."""
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "zoneindex", "run", "--no-progress", "--study", study,
-                           "--out-root", str(out_root)], capture_output=True, text=True, cwd=paths.PROJECT_ROOT)
+                           "--lang", lang, "--out-root", str(out_root)], capture_output=True, text=True,
+                          cwd=paths.PROJECT_ROOT)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"zoneindex run --study {study} failed:\n{done.stderr[-3000:]}")
@@ -87,6 +91,7 @@ def main() -> None:
     parser.add_argument("--studies", default=",".join(available_studies()))
     parser.add_argument("--out-root", default=None, help="where the runs write (default: a temporary folder)")
     parser.add_argument("--no-figures", action="store_true", help="only the runs")
+    parser.add_argument("--no-again", action="store_true", help="no second run (in Chinese, over the edition)")
     parser.add_argument("--json", default=None, help="write every number to this file")
     args = parser.parse_args()
     root = Path(args.out_root or tempfile.mkdtemp(prefix="zoneindex-bench-"))
@@ -97,6 +102,11 @@ def main() -> None:
         measured["load"] = [before, load()]
         print(f"{study} {measured['year']}: run {measured['wall']:.1f} s wall  (load before {before}, after {load()})")
         print("  stages: " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in measured["stages"].items()))
+        if not args.no_again:
+            before = load()
+            again = measured["again_zh"] = run_study(study, root, lang="zh")
+            print(f"  run again in Chinese over the edition: {again['wall']:.1f} s wall  (load before {before}, "
+                  f"after {load()}); 05_visualize {again['stages'].get('05_visualize', float('nan')):.2f} s")
         if not args.no_figures:
             measured["figures"] = time_figures(study, measured["year"], root)
             for lang, seconds in measured["figures"].items():

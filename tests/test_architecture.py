@@ -37,7 +37,7 @@ LAYERS = {
     "methodtext": 4,  # the method prose of the clean and score notebooks, in English and Chinese
     # 5 editions and outputs: publishing, revisions, what-if rescoring, the results pack, write-up, figures
     "editions": 5, "revisions": 5, "runguard": 5, "export": 5, "export_sheets": 5, "report": 5, "plot_text": 5, "plots": 5, "figures": 5,
-    "illustrative": 5, "whatif": 5, "scratch": 5, "explore": 5, "workers": 5,
+    "figure_reuse": 5, "illustrative": 5, "whatif": 5, "scratch": 5, "explore": 5, "workers": 5,
     "citations": 5, "captions": 5, "worddoc": 5, "figurepack": 5,  # the write-up's numbering, Word, figure pack
     "ahp_survey": 5,  # the expert questionnaire workbook of expert-panel AHP (zoneindex ahp-survey)
     "present": 5, "analysis_views": 5,  # tables as the write-up shows them: headers in the run's language, numbers for people

@@ -14,6 +14,7 @@ from nbclient import NotebookClient
 
 from zoneindex import lab, paths, pipeline
 from zoneindex.errors import InputError
+from zoneindex.figure_reuse import RECORDS
 from zoneindex.scratch import NOTE
 from zoneindex.study import load_study
 from zoneindex.tables import read_stage_table
@@ -57,8 +58,8 @@ def test_notebooks_run_by_hand_never_touch_a_published_edition(published, monkey
     edition = edition_digests(published, "cdht", 2023)
     everything = tree_digests(published)
     assert (published / "reports/cdht/2023/PUBLISHED.json").exists()
-    for stage in STAGE_NOTEBOOKS:
-        run_by_hand(paths.NOTEBOOKS / f"{stage}.ipynb", published, monkeypatch)
+    executed = {stage: run_by_hand(paths.NOTEBOOKS / f"{stage}.ipynb", published, monkeypatch)
+                for stage in STAGE_NOTEBOOKS}
     # an executed copy from reports/ runs again too: its staging out-root is gone, so it is a scratch run
     record = published / "reports/cdht/2023/notebooks"
     copy = run_by_hand(record / "03_score.ipynb", published, monkeypatch, cwd=record)
@@ -67,7 +68,15 @@ def test_notebooks_run_by_hand_never_touch_a_published_edition(published, monkey
     assert tree_digests(published) == everything, "a notebook run by hand wrote outside scratch/"
     scratch = published / "scratch/cdht/2023"
     assert {"ingested.csv", "clean.csv", "scores.csv", "checks.csv"} <= {p.name for p in (scratch / "data").iterdir()}
-    assert any(p.suffix == ".png" for p in (scratch / "figures").iterdir())
+    # the edition's figures, unchanged, are taken over (copied: zoneindex.figure_reuse), not drawn again
+    figures = [p.relative_to(scratch / "figures") for p in sorted((scratch / "figures").rglob("*")) if p.is_file()]
+    taken = sorted(("index_over_time", "growth", "radar", "waterfall", "heatmap", "framework"))
+    assert sorted(p.name for p in figures if p.parts[0] == RECORDS) == [f"{name}_en.json" for name in taken]
+    assert [p for p in figures
+            if (scratch / "figures" / p).read_bytes() != (published / "figures/cdht/2023" / p).read_bytes()] == []
+    shown, = [out for cell in executed["05_visualize"].cells if "edition_figures(ctx)" in cell.source
+              for out in cell.outputs]
+    assert shown["data"]["text/html"].count("<td>yes</td>") == 6 and "<td>no</td>" not in shown["data"]["text/html"]
     # what the scratch run computed again from the same inputs equals the edition, byte for byte
     for table in ("clean", "scores", "contributions"):
         assert (scratch / "data" / f"{table}.csv").read_bytes() == \

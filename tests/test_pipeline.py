@@ -79,6 +79,20 @@ def test_a_second_run_over_the_edition_replaces_it_with_byte_identical_tables_an
     manifest = json.loads((again.out / "data/processed/cdht/2023/manifest.json").read_text(encoding="utf-8"))
     assert manifest["parameters"]["lang"] == "zh"
     assert not (again.out / ".staging").exists()
+    # the figures (drawn independently, byte for byte the same: tests/test_plots.py) are taken over, not drawn
+    assert figures_taken_over(first.out, "taken over, not drawn") == ["no"] * 6
+    assert figures_taken_over(again.out, "沿用，未重绘") == ["是"] * 6
+
+
+def figures_taken_over(out, header: str) -> list[str]:
+    """The column ``header`` (whether each figure was taken over from the edition replaced, not drawn) of the
+    figure table in the executed visualize notebook of the cdht edition under ``out``."""
+    notebook = json.loads((out / "reports/cdht/2023/notebooks/05_visualize.ipynb").read_text(encoding="utf-8"))
+    cell, = [c for c in notebook["cells"] if "edition_figures(ctx)" in "".join(c["source"])]
+    html = "".join(cell["outputs"][0]["data"]["text/html"])
+    rows = [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in re.findall(r"<tr.*?</tr>", html, re.S)]
+    column = rows[0].index(header)
+    return [row[column] for row in rows[1:]]
 
 
 def run_with_edited_panel(out, tmp_path, old: str, new: str, record: bool = False):

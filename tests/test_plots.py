@@ -2,7 +2,9 @@
 text is legible at print size, and the visualize stage writes the figure set with captions."""
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -26,7 +28,7 @@ from matplotlib.text import Text
 from PIL import Image
 
 from tests.helpers import tree
-from zoneindex import figures, paths, plot_text, plots, workers
+from zoneindex import figure_reuse, figures, paths, plot_text, plots, workers
 from zoneindex.plots import pdf_fonts
 from zoneindex.errors import InputError
 
@@ -625,6 +627,7 @@ class FakeRun:
         self.study = SimpleNamespace(framework=fw, base_year=base_year, config={"focus_entity": "Z1"},
                                      methods={"aggregation": {"method": "arithmetic"}, "rebase": False})
         self.lang, self.out = lang, SimpleNamespace(figures=folder)
+        self.earlier = None  # the figures folder of the edition this run replaces
         level = fw.table["level"]
         scores = pd.DataFrame([(e, y, c, level[c], 100 + (k + 1) * (y - 2015) + 5 * i, True)
                                for i, e in enumerate(["Z1", "Z2", "Z3"]) for y in years
@@ -638,6 +641,9 @@ class FakeRun:
 
     def has(self, name: str) -> bool:
         return name in self.tables
+
+    def earlier_figures(self) -> Path | None:
+        return self.earlier
 
     def read(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
@@ -661,7 +667,7 @@ class FakeStagedRun(FakeRun):
 
 
 def figure_files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.*"))}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow  # four figure sets
@@ -724,3 +730,59 @@ def test_edition_of_a_cross_section_gets_ranked_bars_radar_against_the_median_an
     saved = figures.edition_figures(FakeRun(tmp_path, "en", years=[2020], base_year=None))
     assert list(saved["figure"]) == ["radar", "heatmap", "ranked_bars", "framework"]
     assert "median of all 3 entities" in saved.set_index("figure").at["radar", "caption"]
+
+
+def staged_edition(root: Path, replaces: Path | None = None) -> FakeRun:
+    """A FakeRun writing the edition of the out-root ``root``, replacing that of the out-root ``replaces``."""
+    run = FakeRun(paths.run_paths("fake", 2020, root).figures, "en")
+    run.earlier = replaces and paths.run_paths("fake", 2020, replaces).figures
+    return run
+
+
+@pytest.mark.slow  # a figure set and one figure again
+def test_a_run_replacing_an_edition_copies_each_figure_whose_record_and_files_still_match(tmp_path):
+    first = staged_edition(tmp_path / "first")
+    drawn = figures.edition_figures(first)
+    assert not drawn["reused"].any()
+    old = first.out.figures
+    records = sorted(p.name for p in (old / figure_reuse.RECORDS).iterdir())
+    assert records == sorted(f"{name}_en.json" for name in drawn["figure"])
+    as_drawn = figure_files(old)
+    # a figure is copied, not drawn: one whose file was replaced along with its record comes over as it is now
+    radar = old / figure_reuse.RECORDS / "radar_en.json"
+    record = json.loads(radar.read_text(encoding="utf-8"))
+    (old / "radar_en.png").write_bytes(b"replaced")
+    record["files"]["radar_en.png"] = hashlib.sha256(b"replaced").hexdigest()
+    radar.write_text(json.dumps(record), encoding="utf-8")
+    # a figure with a file edited since its record was written is drawn again
+    (old / "heatmap_en.svg").write_bytes(as_drawn["heatmap_en.svg"] + b"<!-- edited -->")
+
+    again = staged_edition(tmp_path / "again", replaces=tmp_path / "first")
+    saved = figures.edition_figures(again)
+    assert dict(zip(saved["figure"], saved["reused"])) == {name: name != "heatmap" for name in drawn["figure"]}
+    pd.testing.assert_frame_equal(saved.drop(columns="reused"), drawn.drop(columns="reused"))
+    assert figure_files(again.out.figures) == {**as_drawn, "radar_en.png": b"replaced",
+                                               f"{figure_reuse.RECORDS}/radar_en.json": radar.read_bytes()}
+
+
+def test_a_figure_fingerprint_changes_with_its_tables_definition_language_and_style_and_not_with_display(tmp_path):
+    run = FakeRun(tmp_path, "en")
+    digest = figure_reuse.data_digest(run.tables, run.study)
+
+    def mark(tables=run.tables, study=run.study, name="radar", lang="en"):
+        return figure_reuse.fingerprint(figure_reuse.data_digest(tables, study), name, lang)
+
+    copies = {name: table.copy() for name, table in run.tables.items()}
+    assert mark() == figure_reuse.fingerprint(digest, "radar", "en") == mark(copies)
+    moved = {**run.tables, "scores": run.tables["scores"].assign(value=lambda s: s["value"] + 1e-9 * (s.index == 3))}
+    as_float = {**run.tables, "scores": run.tables["scores"].astype({"year": float})}
+    reweighted = SimpleNamespace(**{**vars(run.study), "framework": tree([[1.0, 1.0], [1.0, 3.0], [1.0]])})
+    focused = SimpleNamespace(**{**vars(run.study), "config": {"focus_entity": "Z2"}})
+    without = {k: v for k, v in run.tables.items() if k != "contributions"}
+    marks = [mark(), mark(moved), mark(as_float), mark(study=reweighted), mark(study=focused), mark(without),
+             mark(name="heatmap"), mark(lang="zh")]
+    with mpl.rc_context({"lines.linewidth": 2.5}):
+        marks.append(mark())
+    assert len(set(marks)) == len(marks)
+    with mpl.rc_context({"interactive": not mpl.rcParams["interactive"], "keymap.save": ["ctrl+s"]}):
+        assert mark() == marks[0]  # where a figure is shown is not what its files hold

@@ -15,7 +15,7 @@ from functools import partial
 import pandas as pd
 from matplotlib.figure import Figure
 
-from zoneindex import workers
+from zoneindex import figure_reuse, workers
 from zoneindex.aggregate import method_for_level
 from zoneindex.figurepack import EDITABLE  # the subfolder of the live-text SVGs
 from zoneindex.plots import (TEXT, dimension_colours, figure_title, plot_framework, plot_growth, plot_heatmap,
@@ -125,24 +125,34 @@ SLOWEST = ("framework", "heatmap", "ranked_bars")  # to draw, measured (benchmar
 
 
 def _edition_figure(edition: "_Edition", name: str, lang: str, folder) -> dict:
+    """Figure ``name`` in ``lang`` saved into ``folder``: taken over from the edition the run replaces or reads
+    when nothing it is drawn from has changed (zoneindex.figure_reuse), else drawn; its row, ``reused`` saying
+    which."""
     set_theme(lang)
+    stem, mark = f"{name}_{lang}", figure_reuse.fingerprint(edition.data[name in LATER_INPUTS], name, lang)
+    if (row := figure_reuse.reuse(edition.earlier, folder, stem, mark)) is not None:
+        return {**row, "reused": True}
     fig, caption = edition.draw(name, lang)
-    row = _saved(fig, name, lang, folder, caption)
-    return {"figure": name, "lang": lang, "title": row["title"], "illustrative": edition.illustrative,
-            "files": row["files"], "caption": caption}
+    row, files = _saved(fig, name, lang, folder, caption)
+    row = {"figure": name, "lang": lang, "title": row["title"], "illustrative": edition.illustrative,
+           "files": row["files"], "caption": caption}
+    figure_reuse.remember(folder, stem, mark, row, files)
+    return {**row, "reused": False}
 
 
-def _saved(fig: Figure, name: str, lang: str, folder, caption: str) -> dict:
+def _saved(fig: Figure, name: str, lang: str, folder, caption: str) -> tuple[dict, list]:
     """Save ``fig`` as ``<name>_<lang>.*`` with its caption, and as ``editable/<name>_<lang>.svg`` with its text
-    as text (for editors: the figure pack); the row that lists it.
+    as text (for editors: the figure pack); the row that lists it, and every file saved.
 
     The title is taken off the image first: the write-up, the Word document and the figure pack number and
     caption every figure outside it (zoneindex.captions), as a report does; the row keeps it.
     """
     title = figure_title(fig)
     fig.suptitle("")
-    files = save_figure(fig, folder / f"{name}_{lang}", caption=caption, editable=folder / EDITABLE / f"{name}_{lang}")
-    return {"figure": name, "lang": lang, "title": title, "files": ", ".join(p.name for p in files)}
+    editable = folder / EDITABLE / f"{name}_{lang}"
+    files = save_figure(fig, folder / f"{name}_{lang}", caption=caption, editable=editable)
+    row = {"figure": name, "lang": lang, "title": title, "files": ", ".join(p.name for p in files)}
+    return row, [*files, editable.parent / f"{editable.name}.svg"]
 
 
 class _Edition:
@@ -168,6 +178,15 @@ class _Edition:
         # entity names of the study's entity table (asem: English country names), for the English figures
         self.entity_names = (ctx.read("entities").set_index("entity")["name"].dropna().astype(str).to_dict()
                              if ctx.has("entities") and "name" in ctx.read("entities") else {})
+        # the digest of what the figures are drawn from, keyed by whether a figure is one of LATER_INPUTS (drawn
+        # from the rank ranges too; the others are drawn ahead, before those exist), and the figures of the
+        # edition the run replaces or reads: each is taken over while what it is drawn from is unchanged
+        drawn_from = {"scores": self.scores, "weights": self.weights, "contributions": self.contributions,
+                      "entity_names": pd.DataFrame({"name": self.entity_names})}
+        ranked = {**drawn_from, "uncertainty_ranks": self.rank_ranges}
+        self.data = {False: figure_reuse.data_digest(drawn_from, self.study),
+                     True: figure_reuse.data_digest(ranked, self.study)}
+        self.earlier = ctx.earlier_figures()
 
     def figure_names(self) -> list[str]:
         series, entities = len(self.years) > 1, self.latest["entity"].nunique()
@@ -356,4 +375,4 @@ def validation_figures(ctx, correlations: pd.DataFrame | None = None, rank_shift
 
 def _plotted(plot, name: str, lang: str, folder, title: str, caption: str) -> dict:
     set_theme(lang)
-    return {**_saved(plot(), name, lang, folder, caption), "title": title}
+    return {**_saved(plot(), name, lang, folder, caption)[0], "title": title}

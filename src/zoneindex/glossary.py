@@ -141,6 +141,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "framework_and_methods": ("framework and methods", "框架与方法调整"), "revised_data": ("revised data", "数据修订"),
     "new_data": ("new data", "新增数据"), "figure": ("figure", "图"), "lang": ("language", "语言"),
     "files": ("files", "文件"), "caption": ("caption", "图题"),
+    "reused": ("taken over, not drawn", "沿用，未重绘"),
     "current": ("this edition", "本版数值"), "total_change": ("total change", "总变化"),
     "method_effect": ("framework and methods", "框架与方法调整的影响"), "revised_data_effect": ("revised data", "数据修订的影响"),
     "new_data_effect": ("new data", "新增数据的影响"), "compared_with": ("compared with", "比较对象"),

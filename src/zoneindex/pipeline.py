@@ -65,6 +65,16 @@ class RunContext:
     def previous_edition(self) -> paths.RunPaths | None:
         return previous_edition(paths.run_paths(self.study.name, self.year, self.previous_root))
 
+    def earlier_figures(self) -> Path | None:
+        """The figures folder of this year's edition that the run replaces (``zoneindex run``) or, run by hand,
+        reads (zoneindex.scratch); None if there is none. The figures of it that nothing has changed are taken
+        over (zoneindex.figure_reuse)."""
+        if self.scratch is not None:
+            return None if self.scratch.edition is None else self.scratch.edition.figures
+        if self.previous_root is None or Path(self.previous_root) == self.out.out_root:
+            return None
+        return paths.run_paths(self.study.name, self.year, self.previous_root).figures
+
     @property
     def years(self) -> range:
         return range(self.study.first_year, self.year + 1)
