@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from zoneindex import editions, newyear, paths
+from zoneindex import editions, newyear, paths, pipeline
+from zoneindex.errors import InputError
 from zoneindex.revisions import revision_analysis, revised_cells
 from zoneindex.study import load_study
 from tests import helpers
@@ -122,6 +123,20 @@ def test_publishing_twice_leaves_the_record_and_a_forced_run_keeps_the_published
     aside = tmp_path / "data/processed/toy/2023.superseded-1"
     assert (aside / "file.txt").read_text(encoding="utf-8") == "published" and not out.processed.exists()
     assert (tmp_path / "reports/toy/2023.superseded-1" / editions.PUBLISHED).read_bytes() == record
+
+
+def test_a_run_over_a_published_edition_is_refused_before_the_notebook_kernel_starts(tmp_path, monkeypatch):
+    out = paths.run_paths("cdht", 2023, tmp_path).make()
+    (out.processed / "manifest.json").write_text("{}", encoding="utf-8")
+    editions.publish(out, when="2026-01-02")
+
+    def no_kernel():
+        raise AssertionError("the notebook kernel was started for a refused run")
+
+    monkeypatch.setattr(pipeline, "notebook_kernel", no_kernel)
+    with pytest.raises(InputError, match="published on 2026-01-02 and is frozen"):
+        pipeline.run("cdht", 2023, tmp_path, progress=False)
+    assert not (tmp_path / paths.STAGING).exists()
 
 
 def test_the_revised_cells_against_the_previous_edition_name_the_file_that_revised_them(tmp_path):

@@ -296,8 +296,11 @@ def run(study: str, year: int | None = None, out_root: str | Path | None = None,
     started = time.perf_counter()
     final_ctx = edition_context(study, year, out_root, lang)
     # one run of an edition at a time; a killed run's leftovers are tidied first (zoneindex.runguard)
-    with runguard.edition_lock(final_ctx.out), nullcontext(kernel) if kernel else notebook_kernel() as running:
-        return _run_edition(final_ctx, running, lang, progress, force, started)
+    with runguard.edition_lock(final_ctx.out):
+        if not force:
+            guard_published(final_ctx.out, force=False)  # refused before any work, the kernel's start-up included
+        with nullcontext(kernel) if kernel else notebook_kernel() as running:
+            return _run_edition(final_ctx, running, lang, progress, force, started)
 
 
 def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force: bool, started: float
@@ -307,8 +310,6 @@ def _run_edition(final_ctx: RunContext, kernel, lang: str, progress: bool, force
     check_study(study, final_ctx.year)  # the whole definition and its raw files, in seconds, before any notebook
     timings["check"] = round(time.perf_counter() - started, 3)
     final = final_ctx.out
-    if not force:
-        guard_published(final, force=False)  # refuse before doing any work
 
     staging_root = final.out_root / ".staging" / f"{study}-{final_ctx.year}-{os.getpid()}"
     if staging_root.exists():
