@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import matplotlib as mpl
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -83,9 +84,12 @@ def edition_figures(ctx, languages=None) -> pd.DataFrame:
     edition = _Edition(ctx)
     wanted = [(name, lang) for lang in languages or (ctx.lang,) for name in edition.figure_names()]
     ahead = {key: workers.take_ahead(_ahead_key(ctx, *key), partial(_inputs, ctx)) for key in wanted}
-    now = _slowest_first([key for key in wanted if ahead[key] is None], ctx.lang)
-    drawn = dict(zip(now, workers.run_all([partial(_edition_figure, edition, name, lang, ctx.out.figures)
-                                          for name, lang in now])))
+    # taken over here, without a worker (a notebook run by hand starts none when nothing is to be drawn)
+    drawn = {key: row for key in wanted if ahead[key] is None
+             and (row := _taken_over(edition, *key, ctx.out.figures)) is not None}
+    now = _slowest_first([key for key in wanted if ahead[key] is None and key not in drawn], ctx.lang)
+    drawn.update(zip(now, workers.run_all([partial(_edition_figure, edition, name, lang, ctx.out.figures)
+                                           for name, lang in now])))
     return pd.DataFrame([drawn[key] if ahead[key] is None else ahead[key].result() for key in wanted])
 
 
@@ -128,16 +132,34 @@ def _edition_figure(edition: "_Edition", name: str, lang: str, folder) -> dict:
     """Figure ``name`` in ``lang`` saved into ``folder``: taken over from the edition the run replaces or reads
     when nothing it is drawn from has changed (zoneindex.figure_reuse), else drawn; its row, ``reused`` saying
     which."""
+    mark = _fingerprint(edition, name, lang)
+    if (row := _taken_over(edition, name, lang, folder, mark)) is not None:
+        return row
     set_theme(lang)
-    stem, mark = f"{name}_{lang}", figure_reuse.fingerprint(edition.data[name in LATER_INPUTS], name, lang)
-    if (row := figure_reuse.reuse(edition.earlier, folder, stem, mark)) is not None:
-        return {**row, "reused": True}
     fig, caption = edition.draw(name, lang)
     row, files = _saved(fig, name, lang, folder, caption)
     row = {"figure": name, "lang": lang, "title": row["title"], "illustrative": edition.illustrative,
            "files": row["files"], "caption": caption}
-    figure_reuse.remember(folder, stem, mark, row, files)
+    figure_reuse.remember(folder, f"{name}_{lang}", mark, row, files)
     return {**row, "reused": False}
+
+
+def _taken_over(edition: "_Edition", name: str, lang: str, folder, mark: str | None = None) -> dict | None:
+    """The row of figure ``name`` in ``lang`` copied into ``folder`` from the earlier edition, if it can be
+    (zoneindex.figure_reuse; ``mark``: its fingerprint, when known); None: it is to be drawn."""
+    if edition.earlier is None:
+        return None
+    mark = mark or _fingerprint(edition, name, lang)
+    row = figure_reuse.reuse(edition.earlier, folder, f"{name}_{lang}", mark)
+    return None if row is None else {**row, "reused": True}
+
+
+def _fingerprint(edition: "_Edition", name: str, lang: str) -> str:
+    """figure_reuse.fingerprint of the figure with the house style of ``lang`` in force (the caller's style is
+    left as it was)."""
+    with mpl.rc_context():
+        set_theme(lang)
+        return figure_reuse.fingerprint(edition.data[name in LATER_INPUTS], name, lang)
 
 
 def _saved(fig: Figure, name: str, lang: str, folder, caption: str) -> tuple[dict, list]:
