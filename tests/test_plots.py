@@ -740,7 +740,7 @@ def staged_edition(root: Path, replaces: Path | None = None) -> FakeRun:
 
 
 @pytest.mark.slow  # a figure set and one figure again
-def test_a_run_replacing_an_edition_copies_each_figure_whose_record_and_files_still_match(tmp_path):
+def test_a_run_replacing_an_edition_copies_each_figure_whose_record_and_files_still_match(tmp_path, monkeypatch):
     first = staged_edition(tmp_path / "first")
     drawn = figures.edition_figures(first)
     assert not drawn["reused"].any()
@@ -758,7 +758,10 @@ def test_a_run_replacing_an_edition_copies_each_figure_whose_record_and_files_st
     (old / "heatmap_en.svg").write_bytes(as_drawn["heatmap_en.svg"] + b"<!-- edited -->")
 
     again = staged_edition(tmp_path / "again", replaces=tmp_path / "first")
+    asked, run_all = [], workers.run_all
+    monkeypatch.setattr(workers, "run_all", lambda tasks: asked.append(len(tasks)) or run_all(tasks))
     saved = figures.edition_figures(again)
+    assert asked == [1]  # the figures taken over are copied before the workers are asked: only one is drawn
     assert dict(zip(saved["figure"], saved["reused"])) == {name: name != "heatmap" for name in drawn["figure"]}
     pd.testing.assert_frame_equal(saved.drop(columns="reused"), drawn.drop(columns="reused"))
     assert figure_files(again.out.figures) == {**as_drawn, "radar_en.png": b"replaced",
