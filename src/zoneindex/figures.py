@@ -80,6 +80,8 @@ def edition_figures(ctx, languages=None) -> pd.DataFrame:
     there is a base year, and a heatmap of indicator scores by year. A single-year cross-section gets a
     radar of the focus entity against the median and a heatmap of the level below the index by entity.
     Both get the framework diagram and, with 2 to 80 entities, the ranked bar chart.
+    A figure of the edition the run replaces or reads whose inputs are unchanged is copied instead of drawn
+    (zoneindex.figure_reuse); the column ``reused`` says which.
     """
     edition = _Edition(ctx)
     wanted = [(name, lang) for lang in languages or (ctx.lang,) for name in edition.figure_names()]
