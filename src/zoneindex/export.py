@@ -301,18 +301,25 @@ def _table(ws, f, table: pd.DataFrame, row: int, formats: dict, widths: dict, na
         if names is not None:
             ws.write_string(row + 1, j, names.get(column, names.get(str(column), "")) or "", f["names"])
         fmt, values = formats.get(column), table[column].tolist()
+        style, first = f.get(fmt), row + (1 if names is None else 2)
         shown = set()
         numbers = []
-        for i, v in enumerate(values, start=row + (1 if names is None else 2)):
-            if isinstance(v, (bool, np.bool_)):
-                ws.write_boolean(i, j, bool(v), f.get(fmt))
-            elif isinstance(v, (int, float, np.integer, np.floating)):
-                if not math.isnan(v):
-                    ws.write_number(i, j, float(v) if isinstance(v, np.floating) else v, f.get(fmt))
-                    numbers.append(v)
-            elif v is not None and v is not pd.NA:
-                ws.write_string(i, j, str(v), f.get(fmt))
-                shown.add(str(v))
+        if table[column].dtype.kind in "iuf":   # a column of numbers (hdi: most of a million cells), NaN left empty
+            numbers = [v for v in values if v == v]
+            for i, v in enumerate(values, start=first):
+                if v == v:
+                    ws.write_number(i, j, v, style)
+        else:
+            for i, v in enumerate(values, start=first):
+                if isinstance(v, (bool, np.bool_)):
+                    ws.write_boolean(i, j, bool(v), style)
+                elif isinstance(v, (int, float, np.integer, np.floating)):
+                    if not math.isnan(v):
+                        ws.write_number(i, j, float(v) if isinstance(v, np.floating) else v, style)
+                        numbers.append(v)
+                elif v is not None and v is not pd.NA:
+                    ws.write_string(i, j, str(v), style)
+                    shown.add(str(v))
         if numbers:  # the widest shown number is the largest or the smallest (a minus sign)
             # without a format, Excel's "General" shows at most 11 characters of a number
             pattern = {"score": ".3f", "weight": ".4f", "share": ".1%", "rank": ".0f", "decimal": ".2f",
