@@ -781,9 +781,11 @@ def test_a_figure_fingerprint_changes_with_its_tables_definition_language_and_st
     as_float = {**run.tables, "scores": run.tables["scores"].astype({"year": float})}
     reweighted = SimpleNamespace(**{**vars(run.study), "framework": tree([[1.0, 1.0], [1.0, 3.0], [1.0]])})
     focused = SimpleNamespace(**{**vars(run.study), "config": {"focus_entity": "Z2"}})
+    rebased = SimpleNamespace(**{**vars(run.study), "methods": {**run.study.methods, "rebase": True}})
+    based = SimpleNamespace(**{**vars(run.study), "base_year": 2016})
     without = {k: v for k, v in run.tables.items() if k != "contributions"}
-    marks = [mark(), mark(moved), mark(as_float), mark(study=reweighted), mark(study=focused), mark(without),
-             mark(name="heatmap"), mark(lang="zh")]
+    marks = [mark(), mark(moved), mark(as_float), mark(study=reweighted), mark(study=focused), mark(study=rebased),
+             mark(study=based), mark(without), mark(name="heatmap"), mark(lang="zh")]
     with mpl.rc_context({"lines.linewidth": 2.5}):
         marks.append(mark())
     assert len(set(marks)) == len(marks)

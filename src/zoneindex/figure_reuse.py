@@ -10,7 +10,8 @@ taken over if its record has the fingerprint the new figure would have and its f
 recorded (a file edited since is drawn again).
 
 The fingerprint covers
-- the data: the stage tables the figure set reads, as read, and the study definition (framework and study.yaml);
+- the data: the stage tables the figure set reads, as read, and what it reads of the study definition (the
+  framework, the settings, the methods and the base year);
 - the language and the style: every rc parameter once the house theme is set (a user's matplotlibrc included);
 - the code: every file of the ``zoneindex`` package;
 - the tools: the versions of matplotlib, seaborn, NumPy, pandas, Pillow and fontTools, and every font file
@@ -41,16 +42,17 @@ _DISPLAY_RC_PREFIXES = ("keymap.", "webagg.")
 
 
 def data_digest(frames: dict[str, pd.DataFrame | None], definition) -> str:
-    """The digest of the tables a figure set is drawn from (None: not there) and of the study ``definition``."""
+    """The digest of the tables a figure set is drawn from (None: not there) and of what the figures read of the
+    study ``definition``: its framework, settings, methods and base year."""
     digest = hashlib.sha256()
     for name, frame in sorted(frames.items()):
         digest.update(name.encode())
         if frame is not None:
             digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
             digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    framework = definition.framework.table
-    digest.update(framework.to_csv().encode())
-    digest.update(json.dumps(definition.config, sort_keys=True, default=str).encode())
+    digest.update(definition.framework.table.to_csv().encode())
+    settings = {"config": definition.config, "methods": definition.methods, "base_year": definition.base_year}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
