@@ -6,6 +6,7 @@ import io
 import struct
 import zipfile
 from datetime import datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -13,7 +14,7 @@ import pytest
 
 from zoneindex.errors import InputError
 from zoneindex.figurepack import EDITABLE, build_figure_pack, pack_figures
-from zoneindex import figures as figures_module
+from zoneindex import figures as figures_module, workers
 from zoneindex.figures import _saved
 from zoneindex.plots import set_theme
 
@@ -128,14 +129,26 @@ class _Framework:
         return self.labels(lang)[code]
 
 
-@pytest.mark.slow  # draws and saves two figures in four formats
-def test_the_correlation_figure_is_drawn_in_both_languages_with_a_caption(tmp_path):
+def _validate_context(figures: Path, earlier: Path | None = None, lang: str = "zh"):
+    """What the validate stage's figures read of a run: its framework, year, language, figures folder, scores
+    (for the illustrative note) and the figures folder of the edition it replaces (``earlier``)."""
     import pandas as pd
 
-    ctx = SimpleNamespace(study=SimpleNamespace(framework=_Framework()), year=2023, lang="zh",
-                          out=SimpleNamespace(figures=tmp_path), read=lambda name: pd.DataFrame({"illustrative": [True]}))
-    matrix = pd.DataFrame([[1.0, 0.4], [0.4, 1.0]], index=["D1", "D2"], columns=["D1", "D2"])
-    rows = figures_module.validation_figures(ctx, correlations=matrix)
+    return SimpleNamespace(study=SimpleNamespace(framework=_Framework()), year=2023, lang=lang,
+                           out=SimpleNamespace(figures=figures), earlier_figures=lambda: earlier,
+                           read=lambda name: pd.DataFrame({"illustrative": [True]}))
+
+
+def _correlations(off_diagonal: float = 0.4):
+    import pandas as pd
+
+    return pd.DataFrame([[1.0, off_diagonal], [off_diagonal, 1.0]], index=["D1", "D2"], columns=["D1", "D2"])
+
+
+@pytest.mark.slow  # draws and saves two figures in four formats
+def test_the_correlation_figure_is_drawn_in_both_languages_with_a_caption(tmp_path):
+    ctx = _validate_context(tmp_path)
+    rows = figures_module.validation_figures(ctx, correlations=_correlations())
     assert rows[["figure", "lang"]].values.tolist() == [["correlations", "zh"]]  # the write-up shows the run's
     assert (tmp_path / "correlations_en.caption.txt").read_text(encoding="utf-8") == (
         "Correlations (Pearson) between the components of Index, 2023. Illustrative data, not official statistics: "
@@ -143,3 +156,23 @@ def test_the_correlation_figure_is_drawn_in_both_languages_with_a_caption(tmp_pa
     svg = (tmp_path / EDITABLE / "correlations_zh.svg").read_text(encoding="utf-8")
     assert "开放" in svg and "相关系数" not in svg  # labels as text, no title in the image
     assert pack_figures(tmp_path, []) == ["correlations"]
+
+
+@pytest.mark.slow  # draws two figures in four formats, then two of them again
+def test_a_validate_figure_is_taken_over_while_its_plot_call_caption_and_style_are_unchanged(tmp_path, monkeypatch):
+    first = figures_module.validation_figures(_validate_context(tmp_path / "first"), correlations=_correlations())
+    drawn = {p.name: p.read_bytes() for p in sorted((tmp_path / "first").rglob("*")) if p.is_file()}
+    assert {"correlations_en.json", "correlations_zh.json"} <= set(drawn)  # the records (figure_reuse.RECORDS)
+    asked, run_all = [], workers.run_all
+    monkeypatch.setattr(workers, "run_all", lambda tasks: asked.append(len(tasks)) or run_all(tasks))
+    again = figures_module.validation_figures(_validate_context(tmp_path / "again", tmp_path / "first"),
+                                              correlations=_correlations())
+    assert asked == [0] and again.equals(first)  # both copied, with the rows they were saved with
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "again").rglob("*")) if p.is_file()} == drawn
+    # another value, language of the caption or style: drawn again
+    figures_module.validation_figures(_validate_context(tmp_path / "moved", tmp_path / "first"),
+                                      correlations=_correlations(0.4 + 1e-9))
+    with matplotlib.rc_context({"hatch.linewidth": 2.5}):  # a style the house theme does not set
+        figures_module.validation_figures(_validate_context(tmp_path / "styled", tmp_path / "first"),
+                                          correlations=_correlations(), languages=("en",))
+    assert asked[1:] == [2, 1]

@@ -70,8 +70,10 @@ def test_notebooks_run_by_hand_never_touch_a_published_edition(published, monkey
     assert {"ingested.csv", "clean.csv", "scores.csv", "checks.csv"} <= {p.name for p in (scratch / "data").iterdir()}
     # the edition's figures, unchanged, are taken over (copied: zoneindex.figure_reuse), not drawn again
     figures = [p.relative_to(scratch / "figures") for p in sorted((scratch / "figures").rglob("*")) if p.is_file()]
-    taken = sorted(("index_over_time", "growth", "radar", "waterfall", "heatmap", "framework"))
-    assert sorted(p.name for p in figures if p.parts[0] == RECORDS) == [f"{name}_en.json" for name in taken]
+    taken = ("index_over_time", "growth", "radar", "waterfall", "heatmap", "framework")
+    validate = [f"{name}_{lang}" for name in ("uncertainty", "sobol") for lang in ("en", "zh")]  # both languages
+    assert sorted(p.name for p in figures if p.parts[0] == RECORDS) == sorted(
+        f"{stem}.json" for stem in [*(f"{name}_en" for name in taken), *validate])
     assert [p for p in figures
             if (scratch / "figures" / p).read_bytes() != (published / "figures/cdht/2023" / p).read_bytes()] == []
     shown, = [out for cell in executed["05_visualize"].cells if "edition_figures(ctx)" in cell.source

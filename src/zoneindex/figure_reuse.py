@@ -11,7 +11,8 @@ recorded (a file edited since is drawn again).
 
 The fingerprint covers
 - the data: the stage tables the figure set reads, as read, and what it reads of the study definition (the
-  framework, the settings, the methods and the base year);
+  framework, the settings, the methods and the base year); for the validate stage's figures, the plot function
+  and every argument it is called with (``call_digest``);
 - the language and the style: every rc parameter once the house theme is set (a user's matplotlibrc included);
 - the code: every file of the ``zoneindex`` package;
 - the tools: the versions of matplotlib, seaborn, NumPy, pandas, Pillow and fontTools, and every font file
@@ -24,7 +25,7 @@ import hashlib
 import json
 import os
 import shutil
-from functools import cache
+from functools import cache, partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -48,12 +49,33 @@ def data_digest(frames: dict[str, pd.DataFrame | None], definition) -> str:
     for name, frame in sorted(frames.items()):
         digest.update(name.encode())
         if frame is not None:
-            digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-            digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+            _add_frame(digest, frame)
     digest.update(definition.framework.table.to_csv().encode())
     settings = {"config": definition.config, "methods": definition.methods, "base_year": definition.base_year}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+def call_digest(plot: partial, *texts: str) -> str:
+    """The digest of a figure drawn by ``plot()`` (a plot function with every argument bound) and saved with
+    ``texts`` (its caption): the function, and each argument (a table by its columns, types and values, as
+    ``data_digest``; anything else by its repr). The validate stage's figures are drawn this way, from tables
+    that already hold the labels they show."""
+    digest = hashlib.sha256(f"{plot.func.__module__}.{plot.func.__qualname__}".encode())
+    for key, value in [*enumerate(plot.args), *sorted(plot.keywords.items())]:
+        digest.update(repr(key).encode())
+        if isinstance(value, (pd.DataFrame, pd.Series)):
+            _add_frame(digest, pd.DataFrame(value))
+        else:
+            digest.update(repr(value).encode())
+    digest.update(repr(texts).encode())
+    return digest.hexdigest()
+
+
+def _add_frame(digest, frame: pd.DataFrame) -> None:
+    """A table into ``digest``: its column names and types, then its index and values."""
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
 
 
 def fingerprint(data: str, name: str, lang: str) -> str:

@@ -356,8 +356,8 @@ def uncertainty_figures(ctx, summary: pd.DataFrame, ranks: pd.DataFrame | None, 
         sobol = partial(plot_sobol, indices[indices["target"] == target], sobol_title, lang=lang, note=note)
         for name, plot, title in (("uncertainty", bands, title), ("sobol", sobol, sobol_title)):
             caption = title + ({"en": ". ", "zh": "。"}[lang] + note if note else "")
-            tasks.append(partial(_plotted, plot, name, lang, ctx.out.figures, title, caption))
-    drawn = pd.DataFrame(workers.run_all(tasks))
+            tasks.append((plot, name, lang, title, caption))
+    drawn = pd.DataFrame(_plotted_figures(ctx, tasks))
     return drawn if languages else drawn[drawn["lang"] == ctx.lang].reset_index(drop=True)
 
 
@@ -392,11 +392,31 @@ def validation_figures(ctx, correlations: pd.DataFrame | None = None, rank_shift
             drawn.append(("rank_shifts", title, partial(plot_rank_shifts, rank_shifts, title, note, lang=lang)))
         for name, title, plot in drawn:
             caption = title + ({"en": ". ", "zh": "。"}[lang] + note if note else "")
-            tasks.append(partial(_plotted, plot, name, lang, ctx.out.figures, title, caption))
-    rows = pd.DataFrame(workers.run_all(tasks), columns=["figure", "lang", "title", "files"])
+            tasks.append((plot, name, lang, title, caption))
+    rows = pd.DataFrame(_plotted_figures(ctx, tasks), columns=["figure", "lang", "title", "files"])
     return rows if languages else rows[rows["lang"] == ctx.lang].reset_index(drop=True)
 
 
-def _plotted(plot, name: str, lang: str, folder, title: str, caption: str) -> dict:
+def _plotted_figures(ctx, tasks: list[tuple]) -> list[dict]:
+    """The rows of the figures ``tasks`` (plot, name, language, title, caption) saved into the run's figures
+    folder: each taken over from the edition the run replaces or reads when its plot call, caption and style
+    are unchanged (zoneindex.figure_reuse.call_digest), the others drawn in the workers."""
+    folder, earlier = ctx.out.figures, ctx.earlier_figures()
+    marks = []
+    for plot, name, lang, _, caption in tasks:
+        with mpl.rc_context():
+            set_theme(lang)
+            marks.append(figure_reuse.fingerprint(figure_reuse.call_digest(plot, caption), name, lang))
+    rows = {i: row for i, ((_, name, lang, _, _), mark) in enumerate(zip(tasks, marks))
+            if (row := figure_reuse.reuse(earlier, folder, f"{name}_{lang}", mark)) is not None}
+    now = [i for i in range(len(tasks)) if i not in rows]
+    rows.update(zip(now, workers.run_all([partial(_plotted, folder, marks[i], *tasks[i]) for i in now])))
+    return [rows[i] for i in range(len(tasks))]
+
+
+def _plotted(folder, mark: str, plot, name: str, lang: str, title: str, caption: str) -> dict:
     set_theme(lang)
-    return {**_saved(plot(), name, lang, folder, caption)[0], "title": title}
+    row, files = _saved(plot(), name, lang, folder, caption)
+    row = {**row, "title": title}
+    figure_reuse.remember(folder, f"{name}_{lang}", mark, row, files)
+    return row
