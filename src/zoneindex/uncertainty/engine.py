@@ -75,6 +75,10 @@ class Engine:
         if upper is not None:     # the upper hierarchy's nodes in the whole one
             position = {c: i for i, c in enumerate(tree.codes)}
             self.above_columns = np.array([position[c] for c in upper.codes])
+        # the same columns as slices where they are consecutive (codes order lists a tree level by level, so
+        # they usually are): the weights of a block are then read and written as views, not gathered
+        self._leaf_columns = _as_slice(self.leaves)
+        self._above_slice = _as_slice(self.above_columns) if upper is not None else None
         self._compile()
 
     def _compile(self) -> None:
@@ -121,15 +125,16 @@ class Engine:
         upper hierarchy, the indicators once per run."""
         if self.upper is None or len(raw) < 2:
             return kernel.relative_weights(raw, self.tree)
-        leaves = raw[:, self.leaves]
+        leaf_columns, above = self._leaf_columns, self._above_slice
+        leaves = raw[:, leaf_columns]
         new = np.ones(len(raw), dtype=bool)
         new[1:] = (leaves[1:] != leaves[:-1]).any(axis=1)
         firsts = np.flatnonzero(new)
         if len(firsts) > len(raw) // 4:
             return kernel.relative_weights(raw, self.tree)
         out = np.empty_like(raw)
-        out[:, self.above_columns] = kernel.relative_weights(raw[:, self.above_columns], self.upper)
-        out[:, self.leaves] = kernel.relative_weights(raw[firsts], self.tree)[:, self.leaves][np.cumsum(new) - 1]
+        out[:, above] = kernel.relative_weights(raw[:, above], self.upper)
+        out[:, leaf_columns] = kernel.relative_weights(raw[firsts], self.tree)[:, leaf_columns][np.cumsum(new) - 1]
         return out
 
     def shared(self, task: Task) -> np.ndarray:
@@ -472,3 +477,10 @@ def tasks(prepared: Prepared, draws: Draws, size: int):
             b = min(a + size, g1)
             yield Task(int(data[order[a]]), int(plan[order[a]]), weights[a:b], ids[a:b], a == g0, b >= g1,
                        relative[a:b]), order[a:b]
+
+
+def _as_slice(columns: np.ndarray) -> slice | np.ndarray:
+    """``columns`` as a slice when they are consecutive and increasing, else as they are."""
+    if len(columns) and np.array_equal(columns, np.arange(columns[0], columns[0] + len(columns))):
+        return slice(int(columns[0]), int(columns[0]) + len(columns))
+    return columns

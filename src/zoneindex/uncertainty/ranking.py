@@ -73,22 +73,29 @@ def descending_order(values, negated: bool = False, overwrite: bool = False):
     return order, start, valid
 
 
-def _sorted_ranks(values: np.ndarray, slots: np.ndarray, grid: np.ndarray, orders: np.ndarray | None = None):
-    """The ranks of :func:`_ranks` for the aggregates ``slots`` of ``values`` (aggregates × rows × R), every
-    node and year in one :func:`descending_order` call, in sorted form over the entities listed in
-    ``orders`` (nodes × years × entities, their nominal order: almost sorted rows; default: entity order):
-    ``listed`` (nodes, years, R, entities) the position in ``orders`` of the entity at each sorted position,
-    ``start`` its rank, ``valid`` (nodes, years, R) the number of ranked entities (the first positions) and
-    the (nodes, years, entities) permutation itself."""
-    K, R = len(slots), values.shape[2]
-    Y, E = grid.shape
+def listing(grid: np.ndarray, slots: np.ndarray, orders: np.ndarray | None = None) -> tuple:
+    """What :func:`_sorted_ranks` reads for the aggregates ``slots``, the same for every chunk: the entities as
+    listed (``orders``, nodes × years × entities, their nominal order: almost sorted rows; default: entity
+    order), the positions of their values (slot, row; row 0 where the entity has none) and where it has none."""
+    K, (Y, E) = len(slots), grid.shape
     perm = np.broadcast_to(np.arange(E), (K, Y, E)) if orders is None else np.asarray(orders)
     cols = np.take_along_axis(np.broadcast_to(grid, (K, Y, E)), perm, axis=-1)        # (K, Y, E) rows
-    gathered = values[np.asarray(slots)[:, None, None], np.maximum(cols, 0)]          # (K, Y, E, R)
-    keys = np.empty((K, Y, R, E))
-    np.negative(gathered.transpose(0, 1, 3, 2), out=keys)
-    if (cols < 0).any():
-        keys[np.broadcast_to((cols < 0)[:, :, None, :], keys.shape)] = np.nan
+    absent = cols < 0
+    return perm, (np.asarray(slots)[:, None, None], np.maximum(cols, 0)), absent if absent.any() else None
+
+
+def _sorted_ranks(values: np.ndarray, listed: tuple):
+    """The ranks of :func:`_ranks` for the aggregates of ``listed`` (:func:`listing`) of ``values`` (aggregates ×
+    rows × R), every node and year in one :func:`descending_order` call, in sorted form over the entities as
+    listed: ``listed`` (nodes, years, R, entities) the position in the listing of the entity at each sorted
+    position, ``start`` its rank, ``valid`` (nodes, years, R) the number of ranked entities (the first
+    positions) and the (nodes, years, entities) listing itself."""
+    perm, at, absent = listed
+    K, Y, E = perm.shape
+    keys = np.empty((K, Y, values.shape[2], E))
+    np.negative(values[at].transpose(0, 1, 3, 2), out=keys)                         # (K, Y, E, R) gathered
+    if absent is not None:
+        keys[np.broadcast_to(absent[:, :, None, :], keys.shape)] = np.nan
     order, start, valid = descending_order(keys, negated=True, overwrite=True)
     return order, start, valid, perm
 

@@ -21,7 +21,7 @@ import pandas as pd
 from zoneindex import streaming
 from zoneindex.uncertainty.design import BLOCK, ua_block
 from zoneindex.uncertainty.engine import Executor, Prepared, chunk_size, tasks
-from zoneindex.uncertainty.ranking import _orders, _ranks, _sorted_ranks, _unsort, mean_abs_rank_shift
+from zoneindex.uncertainty.ranking import _orders, _ranks, _sorted_ranks, _unsort, listing, mean_abs_rank_shift
 from zoneindex.uncertainty.spec import Spec
 
 PROBS = (0.05, 0.5, 0.95)
@@ -152,8 +152,8 @@ class _Reducer:
                  change: bool, n_ranked: int, orders: np.ndarray | None = None):
         self.layout, self.rescale, self.target_rescale = layout, rescale, target_rescale
         self.full, self.change, self.n_ranked = full, change, n_ranked
-        self.orders = orders
         if len(layout.rank_slots):      # the target's nominal ranks by position in its listed order
+            self.listed = listing(layout.grid, layout.rank_slots, orders)
             listed = np.arange(len(layout.entities)) if orders is None else \
                 orders[list(layout.rank_slots).index(layout.target_slot), layout.target_year]
             self.listed_nominal = np.asarray(nominal_ranks)[listed]
@@ -286,7 +286,7 @@ class _Reducer:
             if base >= 0:
                 out["change"] = own[0, lay.target_row] - own[0, base]
         if len(lay.rank_slots):
-            listed, start, valid, perm = _sorted_ranks(values, lay.rank_slots, lay.grid, self.orders)
+            listed, start, valid, perm = _sorted_ranks(values, self.listed)
             E, n, Y = len(lay.entities), self.n_ranked, len(lay.years)
             if n:
                 if E <= r:      # the rank histogram straight from the sorted order: one bincount
