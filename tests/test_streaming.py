@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from zoneindex.streaming import ExactQuantiles, RankCounts, StreamingMoments, descending_ranks
+from zoneindex.streaming import ExactQuantiles, RankCounts, StreamingMoments, descending_ranks, kept
+from zoneindex.streaming.quantiles import type7_positions
 
 PROBS = (0.05, 0.5, 0.95)
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -106,6 +107,38 @@ def test_tiny_budget_takes_three_passes_or_more(seed, n, R, kind):
     assert q.passes >= 3
     assert np.array_equal(q.result(), nanquantile(values, PROBS), equal_nan=True)
     assert q.peak_bytes <= budget
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), R=st.integers(1024, 4000),
+       kind=st.sampled_from(["normal", "ties", "spread", "extreme"]), nan_frac=st.sampled_from([0.0, 0.01]),
+       probs=st.lists(st.floats(0, 1), min_size=0, max_size=4).map(lambda p: list(PROBS) + p))
+def test_order_statistics_by_selection_are_those_of_a_sort(seed, n, R, kind, nan_frac, probs):
+    """The kept quantiles select the order statistics of rows with no NaN and few ties, and sort the others:
+    either way the values at the positions are those of np.sort."""
+    rng = np.random.default_rng(seed)
+    values = make_values(rng, n, R, nan_frac, kind)
+    values[0] = rng.normal(size=R)                                      # at least one row to select
+    count = R - np.isnan(values).sum(axis=1)
+    lo, hi, _ = type7_positions(count, probs)
+    positions = np.concatenate([lo, hi])
+    expected = np.take_along_axis(np.sort(values, axis=1), np.clip(positions, 0, R - 1).T, axis=1).T
+    assert np.array_equal(kept._ordered_at(values.copy(), count, positions), expected, equal_nan=True)
+
+
+def test_rows_with_few_ties_are_selected_and_the_others_sorted(monkeypatch):
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(4, 4096))
+    values[1] = np.round(values[1])                                     # a handful of values
+    values[2, 7] = np.nan
+    selected = []
+    select = kept._select
+    monkeypatch.setattr(kept, "_select", lambda rows, wanted: (selected.append(rows.copy()), select(rows, wanted)))
+    count = 4096 - np.isnan(values).sum(axis=1)
+    lo, hi, _ = type7_positions(count, PROBS)
+    kept._ordered_at(values.copy(), count, np.concatenate([lo, hi]))
+    assert len(selected) == 1
+    assert sorted(map(tuple, np.sort(selected[0], axis=1))) == sorted(map(tuple, np.sort(values[[0, 3]], axis=1)))
 
 
 def test_heavy_ties_are_refined_and_terminate():

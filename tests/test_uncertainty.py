@@ -2,6 +2,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.stats import sobol_indices as scipy_sobol_indices
 
 from zoneindex import clean, ingest, kernel, score
@@ -334,6 +336,44 @@ def test_descending_order_is_the_sorted_form_of_the_ranks():
     assert np.array_equal(got, ua.descending_ranks(values), equal_nan=True)
     negated = descending_order(-values, negated=True)
     assert all(np.array_equal(a, b) for a, b in zip(negated[1:], (start, valid)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 40), E=st.integers(1, 300),
+       kind=st.sampled_from(["normal", "positive", "ties", "near", "zeros", "extreme"]), nan=st.booleans())
+def test_packed_descending_order_is_the_argsorts(seed, rows, E, kind, nan):
+    """The packed sort of descending_order against the argsort it stands for: the same order wherever the
+    order is unique, the same ranks and counts everywhere (ties, values one ulp apart, signed zeros,
+    infinities, NaN)."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(rows, E)) * 10.0 ** rng.integers(-300, 300)
+    if kind == "positive":
+        values = np.abs(values)
+    elif kind == "ties":
+        values = np.round(values / np.abs(values).max() * 3)
+    elif kind == "near":            # neighbours one ulp apart, and some equal
+        values[:, 1::2] = np.nextafter(values[:, ::2][:, :E // 2], np.inf)
+        values[::3, -1] = values[::3, 0]
+    elif kind == "zeros":           # a zero of each sign among distinct values: equal, with other bits
+        values[:, 0], values[:, -1] = rng.choice([0.0, -0.0], size=(2, rows))
+    elif kind == "extreme":
+        values = rng.choice([-np.inf, -1.7e308, -5e-324, -0.0, 0.0, 5e-324, 1.0, 1.7e308, np.inf], size=(rows, E))
+    if nan:
+        values[rng.random(values.shape) < 0.2] = np.nan
+    order, start, valid = ua.ranking.descending_order(values)
+    exact_order, exact_start, exact_valid = ua.ranking._compared_order(-values, overwrite=False)
+    assert np.array_equal(valid, exact_valid)
+
+    def ranks(order, start, valid):
+        out = np.empty(values.shape)
+        np.put_along_axis(out, order, np.where(np.arange(E) < valid[:, None], start, np.nan), axis=-1)
+        return out
+
+    assert np.array_equal(ranks(order, start, valid), ranks(exact_order, exact_start, exact_valid), equal_nan=True)
+    assert np.array_equal(ranks(order, start, valid), ua.descending_ranks(values), equal_nan=True)
+    ordered = np.sort(-values, axis=-1)
+    unique = ~np.isnan(values).any(axis=-1) & (ordered[:, 1:] != ordered[:, :-1]).all(axis=-1)
+    assert np.array_equal(order[unique], exact_order[unique])
 
 
 def test_compiled_plans_and_the_engine_pickle(cdht):

@@ -8,8 +8,8 @@ the replications of a chunk share), so that such cells are neither written nor s
 
 * a cell that is constant in every piece is a few (value, count) pairs: the order statistic at position k
   is the value of the first pair, in value order, whose cumulative count exceeds k;
-* the other cells are expanded band by band into one reused buffer and sorted (NumPy's vectorised sort
-  beats its selection at several positions: ``_order_statistics``).
+* the other cells are expanded band by band into one reused buffer, where each cell's order statistics
+  are selected by nested partitions or, for a cell with NaN or many ties, sorted (``_ordered_at``).
 
 Either way the values at the positions are those a sort of all the cell's values would give (up to the sign
 of a zero), so the quantiles are bit for bit ``np.nanquantile``'s.
@@ -50,10 +50,7 @@ class Place:
 
 
 def _order_statistics(ordered: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The values at ``positions`` (k × rows, 0-based) of the rows of ``ordered``, each sorted (NaN last). A
-    sort, not a selection: NumPy's vectorised sort is faster than its selection at several positions (a
-    scalar introselect, 2-6 times slower), and than one vectorised selection per position on replications
-    with many ties (a node that takes only a few distinct values)."""
+    """The values at ``positions`` (k × rows, 0-based) of the rows of ``ordered``, each sorted (NaN last)."""
     last = max(ordered.shape[1] - 1, 0)
     return np.take_along_axis(ordered, np.clip(positions, 0, last).T, axis=1).T
 
@@ -147,12 +144,59 @@ class Kept:
                     segment[~same] = piece.varied[vrow[cells[~same]]]
                     segment[same] = piece.same[srow[cells[same]]][:, None]
                 column += piece.r
-            part.sort(axis=1)
-            n = np.full(len(part), R, np.int64)
-            nan = np.flatnonzero(np.isnan(part[:, -1]))
-            n[nan] -= np.count_nonzero(np.isnan(part[nan]), axis=1)
+            n = R - np.count_nonzero(np.isnan(part), axis=1)
             count[cells] = n
             lo, hi, gamma = positions(n)
-            a, b = np.split(_order_statistics(part, np.concatenate([lo, hi])), 2)
+            a, b = np.split(_ordered_at(part, n, np.concatenate([lo, hi])), 2)
             out[:, cells] = np.where(n > 0, lerp(a, b, gamma), np.nan)
         return out, count
+
+
+_SELECTED_MIN = 1024             # replications from which a row with no NaN and few ties is selected, not sorted
+_SAMPLE = 64                     # values of a row whose distinct count tells whether it has few ties
+
+
+def _ordered_at(rows: np.ndarray, n: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The values at ``positions`` (k × rows, 0-based) of each row of ``rows`` (R values, ``n`` of them not
+    NaN) as a sort of the row would place them; ``rows`` is reordered in place. A row with no NaN whose
+    values have few ties is *selected*: partitioned at the middle position, then each side at the middle one
+    of the positions it holds (:func:`_select`; one partition per position, not NumPy's scalar selection at
+    several positions at once, which is 2-6 times slower than a sort). A row with NaN (its positions
+    differ), a row with many ties (a node that takes a few distinct values: there a selection takes up to
+    ten times as long as NumPy's vectorised sort, which meets them in runs) and rows of fewer replications are
+    sorted (:func:`_order_statistics`). 10⁴ replications of normal values: 7 ms a selection of 200 rows
+    against 16 ms a sort."""
+    R = rows.shape[1]
+    chosen = np.zeros(len(rows), bool)
+    if R >= _SELECTED_MIN:
+        sample = np.sort(rows[:, ::R // _SAMPLE][:, :_SAMPLE], axis=1)
+        distinct = 1 + np.count_nonzero(sample[:, 1:] != sample[:, :-1], axis=1)
+        chosen = (n == R) & (distinct >= _SAMPLE - _SAMPLE // 16)
+    out = np.empty(positions.shape)
+    for subset, select in ((np.flatnonzero(chosen), True), (np.flatnonzero(~chosen), False)):
+        if not subset.size:
+            continue
+        part = rows if subset.size == len(rows) else rows[subset]
+        if select:
+            wanted = np.unique(positions[:, subset])
+            _select(part, wanted)
+            out[:, subset] = part[:, wanted][np.arange(len(part))[None, :], np.searchsorted(wanted,
+                                                                                            positions[:, subset])]
+        else:
+            part.sort(axis=1)
+            out[:, subset] = _order_statistics(part, positions[:, subset])
+    return out
+
+
+def _select(rows: np.ndarray, wanted: np.ndarray) -> None:
+    """Partition ``rows`` in place so that each position of ``wanted`` (sorted, unique, in range) holds the
+    value a sort would put there: the middle one first, then the positions on each side within that side."""
+    spans = [(0, rows.shape[1], wanted)]
+    while spans:
+        start, stop, inside = spans.pop()
+        if not inside.size:
+            continue
+        middle = int(inside[inside.size // 2])
+        rows[:, start:stop].partition(middle - start, axis=1)
+        spans.append((start, middle, inside[inside < middle]))
+        spans.append((middle + 1, stop, inside[inside > middle]))

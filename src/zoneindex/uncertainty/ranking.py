@@ -1,6 +1,6 @@
 r"""Ranks within each year of every replication's values (1 = highest, ties share the best rank), in the
-sorted form the rank counts and the rank shift read: one argsort over all the nodes, years and replications
-of a chunk, the entities listed in their nominal order so that each sort meets almost sorted rows."""
+sorted form the rank counts and the rank shift read: one sort over all the nodes, years and replications of
+a chunk, the entities listed in their nominal order so that each sort meets almost sorted rows."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,10 +41,59 @@ def descending_order(values, negated: bool = False, overwrite: bool = False):
     (the argsort of ``-values``, NaN last), ``start`` (int64, the rank at each sorted position: a tie run
     takes the 1-based position of its first member) and ``valid`` (per row the number of non-NaN values,
     which fill the first positions). ``negated``: ``values`` already holds ``-values``; ``overwrite``: and may
-    be sorted in place (no copy). Only the rows with ties are scanned for their runs."""
+    be sorted in place (no copy).
+
+    Most rows are sorted as single integers, each value's order-preserving bit pattern with its position in
+    the low bits (a plain sort, which NumPy vectorises, is three times faster than an argsort); a row where
+    two values agree but for those low bits (a tie, or nearly one), or that holds NaN, is ranked again by the
+    argsort of :func:`_compared_order`, so that the result is the argsort's, whatever the values."""
     key = np.asarray(values, dtype=np.float64)
     if not negated:
-        key = np.negative(key)
+        key, overwrite = np.negative(key), True
+    shape, E = key.shape, key.shape[-1]
+    bits = max(E - 1, 1).bit_length()
+    if E < 2 or key.size == 0 or bits > PACKED_BITS:
+        return _compared_order(key, overwrite)
+    flat = key.reshape(-1, E)
+    top = flat.max()                                    # NaN when some value is
+    packed = np.add(flat, 0.0).view(np.int64)          # -0.0 becomes 0.0, which it equals
+    if top <= 0:                                        # negative keys only: one flip makes them integers in
+        packed ^= BELOW_SIGN                           # the same order
+    else:
+        flip = packed >> 63
+        flip &= BELOW_SIGN
+        packed ^= flip
+    packed &= np.int64(-1 << bits)
+    packed |= np.arange(E, dtype=np.int64)
+    packed.sort(axis=-1)
+    # neighbours in a row less than 2**bits apart have the same leading bits (or, rarely, differ by one in
+    # them): compared again as floats (the pairs across two rows are no neighbours)
+    along = packed.reshape(-1)
+    close = np.flatnonzero(along[1:] - along[:-1] < (1 << bits))
+    rows = np.unique(close[close % E != E - 1] // E)
+    if np.isnan(top):
+        rows = np.union1d(rows, np.flatnonzero(np.isnan(flat).any(axis=-1)))
+    packed &= np.int64((1 << bits) - 1)
+    order = packed                                      # the positions that were the low bits
+    start = np.broadcast_to(np.arange(1, E + 1, dtype=np.int64), shape)
+    valid = np.full(shape[:-1], E, dtype=np.int64)
+    if rows.size:
+        exact, exact_start, exact_valid = _compared_order(flat[rows], overwrite=True)
+        order[rows] = exact
+        start = np.array(start).reshape(-1, E)
+        start[rows] = exact_start
+        start = start.reshape(shape)
+        valid.reshape(-1)[rows] = exact_valid
+    return order.reshape(shape), start, valid
+
+
+BELOW_SIGN = np.int64(0x7FFF_FFFF_FFFF_FFFF)     # every bit of a float64 but its sign
+PACKED_BITS = 16    # positions up to 2**16 in the low bits of a packed sort key (:func:`descending_order`)
+
+
+def _compared_order(key: np.ndarray, overwrite: bool):
+    """:func:`descending_order` of ``key`` (``-values``) by an argsort, the tie runs of the rows that have
+    ties scanned; ``overwrite``: ``key`` may be sorted in place."""
     shape, E = key.shape, key.shape[-1]
     order = np.argsort(key, axis=-1)
     start = np.broadcast_to(np.arange(1, E + 1, dtype=np.int64), shape)
@@ -54,7 +103,7 @@ def descending_order(values, negated: bool = False, overwrite: bool = False):
             valid = valid - np.isnan(key[..., 0])
         return order, start, valid
     ordered = key.reshape(-1, E)                                # the same values as key[order], NaN last
-    if overwrite or not negated:                                # a key of its own: sorted in place, no copy
+    if overwrite:
         ordered.sort(axis=-1)
     else:
         ordered = np.sort(ordered, axis=-1)
