@@ -321,6 +321,13 @@ def test_dask_local_cluster_equals_the_local_run(cdht):
     pd.testing.assert_frame_equal(local_sa.indices, remote_sa.indices, check_exact=True)
 
 
+def entity_ranks(order, start, valid):
+    """The ranks in entity order from descending_order's sorted form (NaN past the valid positions)."""
+    out = np.empty(order.shape)
+    np.put_along_axis(out, order, np.where(np.arange(order.shape[-1]) < valid[..., None], start, np.nan), axis=-1)
+    return out
+
+
 def test_descending_order_is_the_sorted_form_of_the_ranks():
     rng = np.random.default_rng(4)
     values = np.round(rng.normal(size=(4, 60, 9)))                      # ties in most rows, none in some
@@ -330,10 +337,7 @@ def test_descending_order_is_the_sorted_form_of_the_ranks():
     descending_order = ua.ranking.descending_order
     order, start, valid = descending_order(values)
     assert np.array_equal(valid, (~np.isnan(values)).sum(axis=-1))
-    ranks = np.where(np.arange(9) < valid[..., None], start, np.nan)
-    got = np.empty(values.shape)
-    np.put_along_axis(got, order, ranks, axis=-1)
-    assert np.array_equal(got, ua.descending_ranks(values), equal_nan=True)
+    assert np.array_equal(entity_ranks(order, start, valid), ua.descending_ranks(values), equal_nan=True)
     negated = descending_order(-values, negated=True)
     assert all(np.array_equal(a, b) for a, b in zip(negated[1:], (start, valid)))
 
@@ -363,14 +367,9 @@ def test_packed_descending_order_is_the_argsorts(seed, rows, E, kind, nan):
     order, start, valid = ua.ranking.descending_order(values)
     exact_order, exact_start, exact_valid = ua.ranking._compared_order(-values, overwrite=False)
     assert np.array_equal(valid, exact_valid)
-
-    def ranks(order, start, valid):
-        out = np.empty(values.shape)
-        np.put_along_axis(out, order, np.where(np.arange(E) < valid[:, None], start, np.nan), axis=-1)
-        return out
-
-    assert np.array_equal(ranks(order, start, valid), ranks(exact_order, exact_start, exact_valid), equal_nan=True)
-    assert np.array_equal(ranks(order, start, valid), ua.descending_ranks(values), equal_nan=True)
+    ranks = entity_ranks(order, start, valid)
+    assert np.array_equal(ranks, entity_ranks(exact_order, exact_start, exact_valid), equal_nan=True)
+    assert np.array_equal(ranks, ua.descending_ranks(values), equal_nan=True)
     ordered = np.sort(-values, axis=-1)
     unique = ~np.isnan(values).any(axis=-1) & (ordered[:, 1:] != ordered[:, :-1]).all(axis=-1)
     assert np.array_equal(order[unique], exact_order[unique])

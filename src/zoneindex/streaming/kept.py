@@ -158,7 +158,7 @@ _SAMPLE = 64                     # values of a row whose distinct count tells wh
 
 def _ordered_at(rows: np.ndarray, n: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """The values at ``positions`` (k × rows, 0-based) of each row of ``rows`` (R values, ``n`` of them not
-    NaN) as a sort of the row would place them; ``rows`` is reordered in place. A row with no NaN whose
+    NaN) as a sort of the row would place them; ``rows`` may be reordered in place. A row with no NaN whose
     values have few ties is *selected*: partitioned at the middle position, then each side at the middle one
     of the positions it holds (:func:`_select`; one partition per position, not NumPy's scalar selection at
     several positions at once, which is 2-6 times slower than a sort). A row with NaN (its positions

@@ -67,7 +67,8 @@ def descending_order(values, negated: bool = False, overwrite: bool = False):
     packed |= np.arange(E, dtype=np.int64)
     packed.sort(axis=-1)
     # neighbours in a row less than 2**bits apart have the same leading bits (or, rarely, differ by one in
-    # them): compared again as floats (the pairs across two rows are no neighbours)
+    # them, or are so far apart that the difference wraps round): compared again as floats (the pairs across
+    # two rows are no neighbours)
     along = packed.reshape(-1)
     close = np.flatnonzero(along[1:] - along[:-1] < (1 << bits))
     rows = np.unique(close[close % E != E - 1] // E)
