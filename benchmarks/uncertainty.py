@@ -205,7 +205,7 @@ def main() -> None:
     if args.quick:
         asem(2000, 128, 1, args.workers, args.dask)
     else:
-        asem(ASEM_SPEC["runs"], ASEM_SPEC["sobol_n"], 3, args.workers, args.dask)
+        asem(ASEM_SPEC["runs"], ASEM_SPEC["sobol_n"], 9, args.workers, args.dask)
     sizes = [int(s) for s in args.scaling.split(",")] if args.scaling else \
         ([10_000] if args.quick else [10_000, 100_000, 1_000_000])
     sys.stdout.flush()
